@@ -1,0 +1,179 @@
+// Package build compiles Cairn's services the one way a release compiles them: the pinned
+// toolchain's bin/go run directly, by package path, -trimpath, -buildvcs=false, an empty build
+// id, version and commit injected with -X, in an environment built from nothing.
+//
+// The environment (see Env) is GOOS, GOARCH, GOAMD64=v1 or GOARM=7, CGO_ENABLED=0,
+// GOTOOLCHAIN=local (the pinned binary runs itself, never a download), GOFLAGS=-mod=readonly,
+// and the leaky variables GOEXPERIMENT, GODEBUG, CC, CXX blanked and GOWORK=off, plus a short
+// passthrough list (PATH, HOME, the cache and proxy variables) whose values the caller read
+// once at the edge. Never os.Environ() plus extras.
+//
+// The `go build` step is a Runner, so tests inject a fake and need no compiler.
+package build
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"github.com/cairn-iot/cairn/images"
+)
+
+// VersionPackage receives the version and commit through -X.
+const VersionPackage = "github.com/cairn-iot/cairn/platform/version"
+
+// Target is one platform a release builds for.
+type Target struct {
+	Platform images.Platform
+	// Env is the platform's part of the environment: GOOS, GOARCH and the level variable.
+	Env []string
+}
+
+// Targets are the release platforms, in index order: amd64 first, then arm/v7.
+var Targets = []Target{
+	{Platform: images.LinuxAMD64, Env: []string{"GOOS=linux", "GOARCH=amd64", "GOAMD64=v1"}},
+	{Platform: images.LinuxARMv7, Env: []string{"GOOS=linux", "GOARCH=arm", "GOARM=7"}},
+}
+
+// Passthrough lists the only variables of the caller's environment a build sees.
+var Passthrough = []string{
+	"PATH", "HOME", "GOCACHE", "GOMODCACHE", "GOPROXY", "GONOSUMDB", "GONOSUMCHECK",
+	"GOPRIVATE", "GOSUMDB", "GOINSECURE", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
+}
+
+// PassthroughEnv picks the Passthrough variables out of lookup (os.LookupEnv at the edge).
+func PassthroughEnv(lookup func(string) (string, bool)) []string {
+	var env []string
+	for _, k := range Passthrough {
+		if v, ok := lookup(k); ok {
+			env = append(env, k+"="+v)
+		}
+	}
+	return env
+}
+
+// Env returns the complete environment of a build for t: built from nothing, every
+// determinism knob set explicitly, then the passthrough values (only Passthrough names
+// are accepted from pass).
+func Env(t Target, pass []string) []string {
+	env := append([]string(nil), t.Env...)
+	env = append(env,
+		"CGO_ENABLED=0",         // static binaries, no host C toolchain in the output
+		"GOTOOLCHAIN=local",     // the pinned binary runs itself; never switch or download
+		"GOFLAGS=-mod=readonly", // go.mod/go.sum are inputs, never rewritten by a build
+		"GOEXPERIMENT=",         // host experiments would change the compiler's output
+		"GODEBUG=",              // likewise for runtime/compiler settings
+		"CC=", "CXX=",           // no C compiler leaks in, even if cgo were turned on
+		"GOWORK=off", // a go.work above the tree must not change the module graph
+	)
+	allowed := map[string]bool{}
+	for _, k := range Passthrough {
+		allowed[k] = true
+	}
+	for _, kv := range pass {
+		k, _, _ := strings.Cut(kv, "=")
+		if allowed[k] {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+// Args returns the arguments of `go` (after the program name) that build pkg into out.
+func Args(version, commit, out, pkg string) []string {
+	return []string{
+		"build", "-trimpath", "-buildvcs=false",
+		"-ldflags", fmt.Sprintf("-buildid= -X %s.Version=%s -X %s.Commit=%s", VersionPackage, version, VersionPackage, commit),
+		"-o", out, pkg,
+	}
+}
+
+// Runner runs goBin with args in dir with exactly env. The release passes Exec; tests a fake.
+type Runner func(ctx context.Context, dir, goBin string, args, env []string) error
+
+// Exec is the real Runner: it runs the command and returns its output with any failure.
+func Exec(ctx context.Context, dir, goBin string, args, env []string) error {
+	cmd := exec.CommandContext(ctx, goBin, args...)
+	cmd.Dir = dir
+	cmd.Env = env
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("%s %s: %w\n%s", goBin, strings.Join(args, " "), err, out.String())
+	}
+	return nil
+}
+
+// Package is one binary to build: Name is the output file name, Path the package path.
+type Package struct {
+	Name string
+	Path string
+}
+
+// Options are the inputs of Build, all resolved by the caller.
+type Options struct {
+	GOROOT    string    // the pinned toolchain; GOROOT/bin/go builds
+	ModuleDir string    // where the build runs
+	OutDir    string    // binaries land in OutDir/<platform dir>/<name>
+	Version   string    // -X version.Version
+	Commit    string    // -X version.Commit
+	Packages  []Package // in a fixed order
+	Targets   []Target  // nil means Targets
+	Pass      []string  // passthrough environment, read at the edge
+	Run       Runner    // nil means Exec
+}
+
+// Binary is one built binary.
+type Binary struct {
+	Name     string
+	Platform images.Platform
+	Path     string // absolute path of the file
+	SHA256   string // hex
+}
+
+// Build builds every package for every target, in order, and returns the binaries in that
+// order (targets outer, packages inner).
+func Build(ctx context.Context, o Options) ([]Binary, error) {
+	if o.GOROOT == "" {
+		return nil, fmt.Errorf("no GOROOT given: want the pinned toolchain's (lock.Toolchain)")
+	}
+	run := o.Run
+	if run == nil {
+		run = Exec
+	}
+	targets := o.Targets
+	if targets == nil {
+		targets = Targets
+	}
+	if strings.ContainsAny(o.Version+o.Commit, " \t\n'\"") {
+		return nil, fmt.Errorf("version %q, commit %q: want no spaces or quotes (they go into -ldflags)", o.Version, o.Commit)
+	}
+	goBin := filepath.Join(o.GOROOT, "bin", "go")
+	var bins []Binary
+	for _, t := range targets {
+		dir := filepath.Join(o.OutDir, t.Platform.Dir())
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, fmt.Errorf("creating %s: %w", dir, err)
+		}
+		env := Env(t, o.Pass)
+		for _, p := range o.Packages {
+			out := filepath.Join(dir, p.Name)
+			if err := run(ctx, o.ModuleDir, goBin, Args(o.Version, o.Commit, out, p.Path), env); err != nil {
+				return nil, fmt.Errorf("building %s for %s: %w", p.Path, t.Platform, err)
+			}
+			b, err := os.ReadFile(out)
+			if err != nil {
+				return nil, fmt.Errorf("reading built %s: %w", out, err)
+			}
+			sum := sha256.Sum256(b)
+			bins = append(bins, Binary{Name: p.Name, Platform: t.Platform, Path: out, SHA256: hex.EncodeToString(sum[:])})
+		}
+	}
+	return bins, nil
+}

@@ -1,0 +1,88 @@
+package build
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestEnvBuiltFromNothing(t *testing.T) {
+	t.Setenv("GOEXPERIMENT", "leak")
+	t.Setenv("CGO_ENABLED", "1")
+	pass := []string{"PATH=/bin", "HOME=/h", "GOCACHE=/c", "SECRET=x", "GOFLAGS=-mod=mod"}
+	got := Env(Targets[1], pass)
+	want := []string{
+		"GOOS=linux", "GOARCH=arm", "GOARM=7",
+		"CGO_ENABLED=0", "GOTOOLCHAIN=local", "GOFLAGS=-mod=readonly", "GOEXPERIMENT=", "GODEBUG=",
+		"CC=", "CXX=", "GOWORK=off",
+		"PATH=/bin", "HOME=/h", "GOCACHE=/c",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("Env(arm/v7) (-want +got):\n%s", diff)
+	}
+}
+
+func TestPassthroughEnv(t *testing.T) {
+	env := map[string]string{"PATH": "/bin", "GOPROXY": "off", "AWS_SECRET": "x"}
+	got := PassthroughEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if diff := cmp.Diff([]string{"PATH=/bin", "GOPROXY=off"}, got); diff != "" {
+		t.Errorf("PassthroughEnv (-want +got):\n%s", diff)
+	}
+}
+
+func TestBuildCallsGoExactly(t *testing.T) {
+	out := t.TempDir()
+	type call struct {
+		Dir, GoBin string
+		Args, Env  []string
+	}
+	var calls []call
+	fake := func(ctx context.Context, dir, goBin string, args, env []string) error {
+		calls = append(calls, call{dir, goBin, args, env})
+		o := args[len(args)-2]
+		return os.WriteFile(o, []byte("bin:"+o), 0o755)
+	}
+	bins, err := Build(context.Background(), Options{
+		GOROOT: "/pinned", ModuleDir: "/mod", OutDir: out, Version: "v1.2.3", Commit: "abc",
+		Packages: []Package{{"things", "./platform/cmd/things"}, {"users", "./platform/cmd/users"}},
+		Run:      fake,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(calls) != 4 || len(bins) != 4 {
+		t.Fatalf("Build made %d calls and %d binaries, want 4 and 4", len(calls), len(bins))
+	}
+	wantArgs := []string{"build", "-trimpath", "-buildvcs=false", "-ldflags",
+		"-buildid= -X github.com/cairn-iot/cairn/platform/version.Version=v1.2.3 -X github.com/cairn-iot/cairn/platform/version.Commit=abc",
+		"-o", filepath.Join(out, "linux_arm_v7", "users"), "./platform/cmd/users"}
+	last := calls[3]
+	if diff := cmp.Diff(wantArgs, last.Args); diff != "" {
+		t.Errorf("go args (-want +got):\n%s", diff)
+	}
+	if last.GoBin != "/pinned/bin/go" || last.Dir != "/mod" {
+		t.Errorf("ran %s in %s, want /pinned/bin/go in /mod", last.GoBin, last.Dir)
+	}
+	if !strings.Contains(strings.Join(last.Env, " "), "GOARM=7") {
+		t.Errorf("arm build env %v lacks GOARM=7", last.Env)
+	}
+	wantOrder := []string{"linux/amd64 things", "linux/amd64 users", "linux/arm/v7 things", "linux/arm/v7 users"}
+	var gotOrder []string
+	for _, b := range bins {
+		gotOrder = append(gotOrder, b.Platform.String()+" "+b.Name)
+	}
+	if diff := cmp.Diff(wantOrder, gotOrder); diff != "" {
+		t.Errorf("binary order (-want +got):\n%s", diff)
+	}
+}
+
+func TestBuildRejectsQuotesInVersion(t *testing.T) {
+	_, err := Build(context.Background(), Options{GOROOT: "/g", Version: "v1 -X evil", Commit: "c", OutDir: t.TempDir()})
+	if err == nil {
+		t.Error("Build(version with a space) error = nil, want an error")
+	}
+}
