@@ -1,0 +1,311 @@
+package goreleaser
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestEnvIsBuiltFromNothing(t *testing.T) {
+	caller := map[string]string{
+		"PATH":         "/bin",
+		"HOME":         "/home/x",
+		"GOPROXY":      "https://proxy.example",
+		"GOOS":         "windows", // leaks into the build if passed through
+		"CGO_ENABLED":  "1",
+		"GOFLAGS":      "-mod=mod",
+		"GITHUB_TOKEN": "secret",
+		"RANDOM":       "x",
+	}
+	c := Config{
+		GOROOT:    "/go",
+		Version:   "1.2.3",
+		Commit:    "abc",
+		Epoch:     time.Unix(1700000000, 0),
+		LookupEnv: func(k string) (string, bool) { v, ok := caller[k]; return v, ok },
+	}
+	want := []string{
+		"CAIRN_COMMIT=abc",
+		"CAIRN_GO=/go/bin/go",
+		"CAIRN_MTIME=2023-11-14T22:13:20Z",
+		"CAIRN_VERSION=1.2.3",
+		"CC=",
+		"CGO_ENABLED=0",
+		"CXX=",
+		"GODEBUG=",
+		"GOEXPERIMENT=",
+		"GOFLAGS=-mod=readonly",
+		"GOPROXY=https://proxy.example",
+		"GOTOOLCHAIN=local",
+		"GOWORK=off",
+		"HOME=/home/x",
+		"PATH=/bin",
+		"SOURCE_DATE_EPOCH=1700000000",
+		"TZ=UTC",
+	}
+	if diff := cmp.Diff(want, Env(c)); diff != "" {
+		t.Errorf("Env() mismatch (-want +got):\n%s", diff)
+	}
+	got := Env(c, PublishPassthrough...)
+	if !contains(got, "GITHUB_TOKEN=secret") {
+		t.Errorf("Env(c, PublishPassthrough...) = %q, want GITHUB_TOKEN passed through", got)
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func TestRewriteDist(t *testing.T) {
+	tests := []struct {
+		name    string
+		config  string
+		want    string
+		wantErr bool
+	}{
+		{"one line", "version: 2\ndist: dist/goreleaser\nbuilds: []\n", "version: 2\ndist: '/tmp/it''s'\nbuilds: []\n", false},
+		{"missing", "version: 2\n", "", true},
+		{"twice", "dist: dist/goreleaser\ndist: dist/goreleaser\n", "", true},
+		{"other dist", "dist: out\n", "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := RewriteDist([]byte(tt.config), "/tmp/it's")
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("RewriteDist(%q) error = %v, want error %v", tt.config, err, tt.wantErr)
+			}
+			if string(got) != tt.want {
+				t.Errorf("RewriteDist(%q) = %q, want %q", tt.config, got, tt.want)
+			}
+		})
+	}
+}
+
+// The repository's config must keep the line the release replaces, and the ldflags of the
+// release build char for char (they are recorded in the binaries' build info).
+func TestRepositoryConfig(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", ConfigFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := RewriteDist(b, "/x"); err != nil {
+		t.Error(err)
+	}
+	const ldflags = `-buildid= -X github.com/cairn-iot/cairn/platform/version.Version={{ .Env.CAIRN_VERSION }} -X github.com/cairn-iot/cairn/platform/version.Commit={{ .Env.CAIRN_COMMIT }}`
+	if n := strings.Count(string(b), "- "+ldflags+"\n"); n != 1 {
+		t.Errorf("%s has the release ldflags %d times, want once: %s", ConfigFile, n, ldflags)
+	}
+	for _, s := range []string{"flags: [-trimpath, -buildvcs=false]", "targets: [linux_amd64_v1, linux_arm_7]", `tool: "{{ .Env.CAIRN_GO }}"`} {
+		if !strings.Contains(string(b), s) {
+			t.Errorf("%s does not contain %q", ConfigFile, s)
+		}
+	}
+}
+
+func TestSignBlobIsWhatVerifyBlobChecks(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data := []byte("0123  cairn_1.0.0_linux_amd64.tar.gz\n")
+	b64, err := SignBlob(key, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.ContainsAny(string(b64), "\n ") {
+		t.Errorf("SignBlob() = %q, want base64 without whitespace", b64)
+	}
+	sig, err := base64.StdEncoding.DecodeString(string(b64))
+	if err != nil {
+		t.Fatalf("decoding signature: %v", err)
+	}
+	digest := sha256.Sum256(data)
+	if !ecdsa.VerifyASN1(&key.PublicKey, digest[:], sig) {
+		t.Error("ecdsa.VerifyASN1(pub, sha256(data), sig) = false, want true")
+	}
+	other := sha256.Sum256(append(data, 'x'))
+	if ecdsa.VerifyASN1(&key.PublicKey, other[:], sig) {
+		t.Error("signature verifies other data, want false")
+	}
+	pem, err := PublicKeyPEM(key.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(string(pem), "-----BEGIN PUBLIC KEY-----\n") {
+		t.Errorf("PublicKeyPEM() = %q, want a PUBLIC KEY block", pem)
+	}
+}
+
+func TestParseChecksums(t *testing.T) {
+	sum := strings.Repeat("ab", 32)
+	tests := []struct {
+		name    string
+		in      string
+		want    []Artifact
+		wantErr bool
+	}{
+		{"two", sum + "  a.deb\n" + sum + "  b.tar.gz\n", []Artifact{{"a.deb", sum}, {"b.tar.gz", sum}}, false},
+		{"empty", "", nil, true},
+		{"one space", sum + " a.deb\n", nil, true},
+		{"short sum", "abcd  a.deb\n", nil, true},
+		{"not hex", strings.Repeat("zz", 32) + "  a.deb\n", nil, true},
+		{"path", sum + "  ../a.deb\n", nil, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ParseChecksums([]byte(tt.in))
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("ParseChecksums(%q) error = %v, want error %v", tt.in, err, tt.wantErr)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("ParseChecksums(%q) mismatch (-want +got):\n%s", tt.in, diff)
+			}
+		})
+	}
+}
+
+func TestCompareBinaries(t *testing.T) {
+	type file struct{ platform, name, content string }
+	tests := []struct {
+		name    string
+		built   []file
+		bin     []file
+		wantErr string
+	}{
+		{
+			name:  "identical",
+			built: []file{{"linux_amd64", "cairn", "A"}, {"linux_arm_v7", "cairn", "B"}},
+			bin:   []file{{"linux_amd64", "cairn", "A"}, {"linux_arm_v7", "cairn", "B"}},
+		},
+		{
+			name:    "one byte differs",
+			built:   []file{{"linux_amd64", "cairn", "A"}, {"linux_arm_v7", "cairn", "B"}},
+			bin:     []file{{"linux_amd64", "cairn", "A"}, {"linux_arm_v7", "cairn", "C"}},
+			wantErr: "linux_arm_v7/cairn: goreleaser built sha256:",
+		},
+		{
+			name:    "missing from goreleaser",
+			built:   []file{{"linux_amd64", "cairn", "A"}},
+			bin:     []file{{"linux_amd64", "cairn", "A"}, {"linux_arm_v7", "cairn", "B"}},
+			wantErr: "linux_arm_v7/cairn: in dist/bin, not built by goreleaser",
+		},
+		{
+			name:    "extra in goreleaser",
+			built:   []file{{"linux_amd64", "cairn", "A"}, {"linux_amd64", "users", "U"}},
+			bin:     []file{{"linux_amd64", "cairn", "A"}, {"linux_arm_v7", "x", "B"}},
+			wantErr: "linux_amd64/users: built by goreleaser, not in dist/bin",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			dist, bin := filepath.Join(dir, "dist"), filepath.Join(dir, "bin")
+			for _, p := range []string{"linux_amd64", "linux_arm_v7"} {
+				if err := os.MkdirAll(filepath.Join(bin, p), 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			var arts []map[string]string
+			for _, f := range tt.built {
+				p := filepath.Join(dist, f.name+"_"+f.platform, f.name)
+				write(t, p, f.content)
+				a := map[string]string{"name": f.name, "path": p, "goos": "linux", "type": "Binary"}
+				if f.platform == "linux_amd64" {
+					a["goarch"] = "amd64"
+				} else {
+					a["goarch"], a["goarm"] = "arm", "7"
+				}
+				arts = append(arts, a, map[string]string{"name": "x.tar.gz", "type": "Archive"})
+			}
+			for _, f := range tt.bin {
+				write(t, filepath.Join(bin, f.platform, f.name), f.content)
+			}
+			j, _ := json.Marshal(arts)
+			write(t, filepath.Join(dist, "artifacts.json"), string(j))
+			err := CompareBinaries(dist, bin)
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("CompareBinaries() = %v, want nil", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("CompareBinaries() = %v, want an error containing %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func write(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestChangelog(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("git not installed")
+	}
+	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "TZ=UTC",
+		"GIT_AUTHOR_NAME=a", "GIT_AUTHOR_EMAIL=a@example.com", "GIT_COMMITTER_NAME=a",
+		"GIT_COMMITTER_EMAIL=a@example.com", "GIT_AUTHOR_DATE=2024-01-01T00:00:00Z",
+		"GIT_COMMITTER_DATE=2024-01-01T00:00:00Z"}
+	dir := t.TempDir()
+	git := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command("git", args...)
+		cmd.Dir, cmd.Env = dir, env
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	git("init", "-q")
+	git("commit", "-q", "--allow-empty", "-m", "first")
+	first := git("rev-parse", "HEAD")[:12]
+
+	check := func(version, want string) {
+		t.Helper()
+		got, err := Changelog(context.Background(), dir, version, env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(want, string(got)); diff != "" {
+			t.Errorf("Changelog(%s) mismatch (-want +got):\n%s", version, diff)
+		}
+	}
+	// One commit, no tag: the whole history.
+	check("0.1.0", "# Changelog\n\n## 0.1.0\n\n* "+first+" first\n")
+	// HEAD tagged, no parent: still the whole history.
+	git("tag", "v0.1.0")
+	check("0.1.0", "# Changelog\n\n## 0.1.0\n\n* "+first+" first\n")
+	git("commit", "-q", "--allow-empty", "-m", "second")
+	second := git("rev-parse", "HEAD")[:12]
+	// Untagged HEAD after a tag: what came since.
+	check("0.2.0-snapshot", "# Changelog\n\n## 0.2.0-snapshot\n\n* "+second+" second\n")
+	// Tagged HEAD: what the tag adds over the previous one.
+	git("tag", "v0.2.0")
+	check("0.2.0", "# Changelog\n\n## 0.2.0\n\n* "+second+" second\n")
+}
