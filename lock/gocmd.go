@@ -1,0 +1,117 @@
+package lock
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+)
+
+// Option configures Toolchain, Check and Update.
+type Option func(*options)
+
+type options struct {
+	env      map[string]string // the go command's passthrough environment
+	cacheDir string            // where toolchains are unpacked
+	goos     string            // host whose toolchain Toolchain returns
+	goarch   string
+	// skipToolchain leaves the toolchain out of Check (tests of the other pins only).
+	skipToolchain bool
+}
+
+// Passthrough lists the variables the go commands run here inherit from the caller;
+// everything else is built from nothing (GOTOOLCHAIN=local, GOWORK=off, GOFLAGS set per call).
+var Passthrough = []string{
+	"GOCACHE", "GOINSECURE", "GOMODCACHE", "GONOSUMCHECK", "GONOSUMDB", "GOPATH", "GOPRIVATE",
+	"GOPROXY", "GOSUMDB", "HOME", "HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "PATH",
+}
+
+// WithEnv replaces the passthrough environment (by default the Passthrough variables of the
+// calling process) with kv, a list of "KEY=value". Tests use it for a private GOMODCACHE or GOPROXY.
+func WithEnv(kv ...string) Option {
+	return func(o *options) {
+		o.env = map[string]string{}
+		for _, s := range kv {
+			k, v, _ := strings.Cut(s, "=")
+			o.env[k] = v
+		}
+	}
+}
+
+// WithCacheDir sets the directory toolchains are unpacked into (default: the user cache
+// directory's cairn/toolchain).
+func WithCacheDir(dir string) Option { return func(o *options) { o.cacheDir = dir } }
+
+// WithHost selects the host whose toolchain Toolchain returns (default: GOHOSTOS-GOHOSTARCH
+// of the calling process). Only useful to tests and cross-checks: the result runs on that host.
+func WithHost(goos, goarch string) Option {
+	return func(o *options) { o.goos, o.goarch = goos, goarch }
+}
+
+func newOptions(opts []Option) (*options, error) {
+	o := &options{goos: runtime.GOOS, goarch: runtime.GOARCH}
+	for _, opt := range opts {
+		opt(o)
+	}
+	if o.env == nil {
+		o.env = map[string]string{}
+		for _, k := range Passthrough {
+			if v, ok := os.LookupEnv(k); ok {
+				o.env[k] = v
+			}
+		}
+	}
+	if o.cacheDir == "" {
+		d, err := os.UserCacheDir()
+		if err != nil {
+			return nil, fmt.Errorf("finding the toolchain cache directory: %w", err)
+		}
+		o.cacheDir = filepath.Join(d, "cairn", "toolchain")
+	}
+	return o, nil
+}
+
+// goCmd runs the go command on PATH in dir with an environment built from nothing: the
+// passthrough variables, GOTOOLCHAIN=local (the host go does the work, it never switches),
+// GOWORK=off and the given GOFLAGS. It returns stdout; on failure the error holds stderr.
+func (o *options) goCmd(ctx context.Context, dir, goflags string, args ...string) ([]byte, error) {
+	cmd := exec.CommandContext(ctx, "go", args...)
+	if p, ok := o.env["PATH"]; ok {
+		// Resolve "go" on the child's PATH, not ours.
+		if lp, err := lookPath("go", p); err == nil {
+			cmd.Path = lp
+			cmd.Err = nil
+		}
+	}
+	cmd.Dir = dir
+	env := []string{"GOTOOLCHAIN=local", "GOWORK=off", "GOFLAGS=" + goflags}
+	for _, k := range Passthrough {
+		if v, ok := o.env[k]; ok {
+			env = append(env, k+"="+v)
+		}
+	}
+	cmd.Env = env
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return stdout.Bytes(), fmt.Errorf("running go %s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
+	}
+	return stdout.Bytes(), nil
+}
+
+func lookPath(name, path string) (string, error) {
+	for _, d := range filepath.SplitList(path) {
+		if d == "" {
+			continue
+		}
+		p := filepath.Join(d, name)
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%s not found on PATH", name)
+}
