@@ -1,0 +1,111 @@
+package attest
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/cairn-iot/cairn/release/sign"
+)
+
+// File is a plain JSON copy of an attestation, for humans (dist/attestations/<svc>/).
+type File struct {
+	Name string
+	Data []byte
+}
+
+// Attached is the evidence of one image: cosign images for the index and each platform
+// manifest (index first, then the platforms in index order), and the plain JSON copies.
+type Attached struct {
+	Evidence []sign.Evidence
+	Files    []File
+}
+
+// Attach signs and attests the image index idx of the image called name: per subject (the
+// index, then each platform manifest) a simple-signing signature and two DSSE attestations,
+// the SBOM and the provenance, all signed by key. identity is the repository name written
+// into the signature payloads. The result is deterministic.
+func Attach(key *ecdsa.PrivateKey, b Build, name, identity string, idx v1.ImageIndex) (*Attached, error) {
+	idxDigest, err := idx.Digest()
+	if err != nil {
+		return nil, fmt.Errorf("attesting %s: %w", name, err)
+	}
+	m, err := idx.IndexManifest()
+	if err != nil {
+		return nil, fmt.Errorf("attesting %s: %w", name, err)
+	}
+	type subject struct {
+		digest v1.Hash
+		bins   []Binary
+		file   string
+	}
+	var all []Binary
+	var subs []subject
+	for _, d := range m.Manifests {
+		img, err := idx.Image(d.Digest)
+		if err != nil {
+			return nil, fmt.Errorf("attesting %s: %w", name, err)
+		}
+		bins, err := ReadBinaries(img)
+		if err != nil {
+			return nil, fmt.Errorf("attesting %s %s: %w", name, d.Digest, err)
+		}
+		if len(bins) == 0 {
+			return nil, fmt.Errorf("attesting %s %s: expected a Go binary in the image layers, found none", name, d.Digest)
+		}
+		all = append(all, bins...)
+		plat := "unknown"
+		if d.Platform != nil {
+			plat = strings.ReplaceAll(d.Platform.String(), "/", "_")
+		}
+		subs = append(subs, subject{d.Digest, bins, plat + "."})
+	}
+	subs = append([]subject{{idxDigest, all, ""}}, subs...)
+	out := &Attached{}
+	for _, s := range subs {
+		sig, err := sign.NewSignature(key, identity, s.digest)
+		if err != nil {
+			return nil, err
+		}
+		sbomStmt, err := NewStatement(name, s.digest, SPDXPredicateType, SBOM(name, s.digest, s.bins, b.Epoch))
+		if err != nil {
+			return nil, err
+		}
+		provStmt, err := NewStatement(name, s.digest, ProvenancePredicateType, NewProvenance(b, s.bins))
+		if err != nil {
+			return nil, err
+		}
+		var atts []sign.Layer
+		for _, st := range []struct {
+			typ  string
+			stmt []byte
+			file string
+		}{{SPDXPredicateType, sbomStmt, "sbom.spdx.json"}, {ProvenancePredicateType, provStmt, "provenance.slsa.json"}} {
+			att, err := sign.NewAttestation(key, st.typ, st.stmt)
+			if err != nil {
+				return nil, err
+			}
+			atts = append(atts, att)
+			var pretty bytes.Buffer
+			if err := json.Indent(&pretty, st.stmt, "", "  "); err != nil {
+				return nil, fmt.Errorf("attesting %s: %w", name, err)
+			}
+			pretty.WriteByte('\n')
+			out.Files = append(out.Files, File{Name: s.file + st.file, Data: pretty.Bytes()})
+		}
+		sigImg, err := sign.Image([]sign.Layer{sig}, b.Epoch)
+		if err != nil {
+			return nil, err
+		}
+		attImg, err := sign.Image(atts, b.Epoch)
+		if err != nil {
+			return nil, err
+		}
+		out.Evidence = append(out.Evidence, sign.Evidence{Subject: s.digest, Signatures: sigImg, Attestations: attImg})
+	}
+	return out, nil
+}
