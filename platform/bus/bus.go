@@ -1,0 +1,297 @@
+// Package bus is Cairn's one engine for messaging, events and storage: NATS with JetStream.
+//
+// A process either runs nats-server in-process (Embedded, the default of the all-in-one) or
+// connects to an external NATS cluster (Connect, selected by one URL: -nats-url or
+// CAIRN_NATS_URL). Open does either and then EnsureStreams, which creates, idempotently,
+// every stream and key-value bucket the platform uses:
+//
+//	MESSAGES           stream, subjects channels.*.messages and channels.*.messages.>, file
+//	                   storage, a 2-minute duplicate window (a publish retried with the same
+//	                   Nats-Msg-Id header is stored once); it is also the message store.
+//	EVENTS             stream, subjects events.>, file storage: the event log.
+//	cairn_meta         KV: "format" = the data format version (FormatVersion).
+//	cairn_users        KV: users, by hex of the lower-cased email.
+//	cairn_tokens       KV: bearer tokens, by hex SHA-256 of the token, 24 h TTL.
+//	cairn_things       KV: things, by "<owner>.<thing id>".
+//	cairn_thing_keys   KV: thing key index, by hex SHA-256 of the key.
+//	cairn_channels     KV: channels, by "<owner>.<channel id>".
+//	cairn_connections  KV: connections, by "<owner>.<channel id>.<thing id>".
+//
+// # Data format
+//
+// The on-disk (and in-cluster) format is versioned by the key "format" of the bucket
+// cairn_meta. Version 1 is the layout above, every value JSON. EnsureStreams writes the
+// version on first use, accepts any version up to FormatVersion (a newer binary opens an
+// older data directory, migrating if a future version needs it) and refuses a newer one.
+// The embedded server keeps JetStream's files under <data dir>/nats.
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// FormatVersion is the data format this binary writes and the newest it can open.
+const FormatVersion = 1
+
+// Stream and bucket names (see the package documentation).
+const (
+	MessagesStream    = "MESSAGES"
+	EventsStream      = "EVENTS"
+	MetaBucket        = "cairn_meta"
+	UsersBucket       = "cairn_users"
+	TokensBucket      = "cairn_tokens"
+	ThingsBucket      = "cairn_things"
+	ThingKeysBucket   = "cairn_thing_keys"
+	ChannelsBucket    = "cairn_channels"
+	ConnectionsBucket = "cairn_connections"
+)
+
+// TokenTTL is how long a bearer token lives; the tokens bucket expires entries after it.
+const TokenTTL = 24 * time.Hour
+
+// DuplicateWindow is how long MESSAGES remembers a Nats-Msg-Id to drop a retried publish.
+const DuplicateWindow = 2 * time.Minute
+
+// Bus is an open connection to NATS, with the embedded server when this process runs one.
+type Bus struct {
+	// Conn is the core NATS connection (request-reply, plain subscriptions).
+	Conn *nats.Conn
+	// JS is the JetStream API on Conn (streams, consumers, key-value buckets).
+	JS jetstream.JetStream
+
+	server *server.Server
+}
+
+// Options says which NATS to use. URL wins: when it is set, nothing is embedded.
+type Options struct {
+	// URL of an external NATS (comma-separated for a cluster). Empty runs one embedded.
+	URL string
+	// DataDir is where the embedded server keeps its JetStream files (required if URL is empty).
+	DataDir string
+	// Listen is the host:port the embedded server accepts clients on, so that other processes
+	// can share it; empty accepts in-process connections only. Use a loopback address.
+	Listen string
+	// Name names the client connection (shown by NATS monitoring).
+	Name string
+}
+
+// Open connects to the NATS that opts describe, starting the embedded one if needed, and
+// ensures the streams and buckets exist. Close releases everything.
+func Open(ctx context.Context, opts Options) (*Bus, error) {
+	b := &Bus{}
+	var err error
+	if opts.URL != "" {
+		b.Conn, err = Connect(opts.URL, opts.Name)
+		if err != nil {
+			return nil, err
+		}
+	} else {
+		b.server, err = Embedded(EmbeddedOptions{DataDir: opts.DataDir, Listen: opts.Listen})
+		if err != nil {
+			return nil, err
+		}
+		b.Conn, err = nats.Connect("", nats.InProcessServer(b.server), nats.Name(opts.Name), nats.MaxReconnects(-1))
+		if err != nil {
+			b.server.Shutdown()
+			return nil, fmt.Errorf("connecting to the embedded NATS: %w", err)
+		}
+	}
+	b.JS, err = jetstream.New(b.Conn)
+	if err != nil {
+		b.Close()
+		return nil, fmt.Errorf("opening JetStream: %w", err)
+	}
+	if err := EnsureStreams(ctx, b.JS); err != nil {
+		b.Close()
+		return nil, err
+	}
+	return b, nil
+}
+
+// ClientURL returns the URL other processes use to reach the embedded server, or "" when
+// there is none or it accepts in-process connections only.
+func (b *Bus) ClientURL() string {
+	if b.server == nil || b.server.Addr() == nil {
+		return ""
+	}
+	return b.server.ClientURL()
+}
+
+// Close drains the connection (pending messages are delivered, subscriptions finish) and
+// shuts the embedded server down, waiting for both.
+func (b *Bus) Close() error {
+	var err error
+	if b.Conn != nil && !b.Conn.IsClosed() {
+		closed := make(chan struct{})
+		b.Conn.SetClosedHandler(func(*nats.Conn) { close(closed) })
+		if derr := b.Conn.Drain(); derr != nil {
+			b.Conn.Close()
+		} else {
+			select {
+			case <-closed:
+			case <-time.After(30 * time.Second):
+				b.Conn.Close()
+				err = errors.New("draining the NATS connection: timed out after 30s")
+			}
+		}
+	}
+	if b.server != nil {
+		b.server.Shutdown()
+		b.server.WaitForShutdown()
+	}
+	return err
+}
+
+// EmbeddedOptions configures Embedded.
+type EmbeddedOptions struct {
+	// DataDir holds JetStream's files (under DataDir/nats). Required.
+	DataDir string
+	// Listen is "host:port" to accept network clients on ("127.0.0.1:0" picks a free port);
+	// empty accepts in-process connections only.
+	Listen string
+}
+
+// Embedded starts nats-server in this process with JetStream storing under opts.DataDir,
+// and returns it ready for connections. The caller shuts it down.
+func Embedded(opts EmbeddedOptions) (*server.Server, error) {
+	if opts.DataDir == "" {
+		return nil, errors.New("starting embedded NATS: no data directory given; set -data-dir or CAIRN_DATA_DIR")
+	}
+	dir, err := filepath.Abs(opts.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("starting embedded NATS: %w", err)
+	}
+	store := filepath.Join(dir, "nats")
+	if err := os.MkdirAll(store, 0o750); err != nil {
+		return nil, fmt.Errorf("creating the data directory: %w", err)
+	}
+	sopts := &server.Options{
+		ServerName: "cairn",
+		JetStream:  true,
+		StoreDir:   store,
+		NoSigs:     true, // the process owns signals; it shuts the server down itself
+		NoLog:      true,
+		DontListen: opts.Listen == "",
+	}
+	if opts.Listen != "" {
+		host, port, err := splitHostPort(opts.Listen)
+		if err != nil {
+			return nil, fmt.Errorf("starting embedded NATS: listen address %q: %w", opts.Listen, err)
+		}
+		sopts.Host, sopts.Port = host, port
+		if port == 0 {
+			sopts.Port = server.RANDOM_PORT
+		}
+	}
+	s, err := server.NewServer(sopts)
+	if err != nil {
+		return nil, fmt.Errorf("starting embedded NATS: %w", err)
+	}
+	go s.Start()
+	if !s.ReadyForConnections(30 * time.Second) {
+		s.Shutdown()
+		return nil, fmt.Errorf("starting embedded NATS in %s: not ready after 30s (is the directory locked by another cairn, or the port %q taken?)", store, opts.Listen)
+	}
+	return s, nil
+}
+
+func splitHostPort(addr string) (string, int, error) {
+	i := strings.LastIndex(addr, ":")
+	if i < 0 {
+		return "", 0, errors.New("want host:port")
+	}
+	port, err := strconv.Atoi(addr[i+1:])
+	if err != nil || port < 0 || port > 65535 {
+		return "", 0, fmt.Errorf("port %q is not a number from 0 to 65535", addr[i+1:])
+	}
+	return strings.Trim(addr[:i], "[]"), port, nil
+}
+
+// Connect connects to an external NATS at url, reconnecting forever once connected.
+func Connect(url, name string) (*nats.Conn, error) {
+	nc, err := nats.Connect(url, nats.Name(name), nats.MaxReconnects(-1))
+	if err != nil {
+		return nil, fmt.Errorf("connecting to NATS at %s: %w (is it running? -nats-url / CAIRN_NATS_URL)", url, err)
+	}
+	return nc, nil
+}
+
+// EnsureStreams creates the platform's streams and buckets, or updates their configuration
+// to this version's; it is idempotent. It then checks the data format version.
+func EnsureStreams(ctx context.Context, js jetstream.JetStream) error {
+	streams := []jetstream.StreamConfig{
+		{
+			Name:        MessagesStream,
+			Description: "Cairn channel messages: the bus and the message store",
+			Subjects:    []string{"channels.*.messages", "channels.*.messages.>"},
+			Storage:     jetstream.FileStorage,
+			Retention:   jetstream.LimitsPolicy,
+			Duplicates:  DuplicateWindow,
+		},
+		{
+			Name:        EventsStream,
+			Description: "Cairn events (Mainflux event format: string fields with an operation)",
+			Subjects:    []string{"events.>"},
+			Storage:     jetstream.FileStorage,
+			Retention:   jetstream.LimitsPolicy,
+		},
+	}
+	for _, cfg := range streams {
+		if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
+			return fmt.Errorf("creating stream %s: %w", cfg.Name, err)
+		}
+	}
+	buckets := []jetstream.KeyValueConfig{
+		{Bucket: MetaBucket, Description: "Cairn data format"},
+		{Bucket: UsersBucket, Description: "Cairn users"},
+		{Bucket: TokensBucket, Description: "Cairn bearer tokens", TTL: TokenTTL},
+		{Bucket: ThingsBucket, Description: "Cairn things"},
+		{Bucket: ThingKeysBucket, Description: "Cairn thing key index"},
+		{Bucket: ChannelsBucket, Description: "Cairn channels"},
+		{Bucket: ConnectionsBucket, Description: "Cairn thing-channel connections"},
+	}
+	for _, cfg := range buckets {
+		cfg.Storage = jetstream.FileStorage
+		if _, err := js.CreateOrUpdateKeyValue(ctx, cfg); err != nil {
+			return fmt.Errorf("creating key-value bucket %s: %w", cfg.Bucket, err)
+		}
+	}
+	return checkFormat(ctx, js)
+}
+
+func checkFormat(ctx context.Context, js jetstream.JetStream) error {
+	kv, err := js.KeyValue(ctx, MetaBucket)
+	if err != nil {
+		return fmt.Errorf("opening bucket %s: %w", MetaBucket, err)
+	}
+	e, err := kv.Get(ctx, "format")
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		_, err = kv.Create(ctx, "format", []byte(strconv.Itoa(FormatVersion)))
+		if err == nil || errors.Is(err, jetstream.ErrKeyExists) {
+			return checkFormat(ctx, js) // created here or concurrently: read it back
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("reading the data format version: %w", err)
+	}
+	v, err := strconv.Atoi(string(e.Value()))
+	if err != nil || v < 1 {
+		return fmt.Errorf("reading the data format version: %s/format is %q, want a positive number; the data is not Cairn's or is damaged", MetaBucket, e.Value())
+	}
+	if v > FormatVersion {
+		return fmt.Errorf("the data format version is %d, this binary reads up to %d: upgrade cairn, or point it at another data directory", v, FormatVersion)
+	}
+	// Versions 1..FormatVersion: no migration exists yet (only version 1 was ever written).
+	return nil
+}

@@ -1,0 +1,75 @@
+// Package service is the skeleton every Cairn binary shares: configuration from flags and
+// CAIRN_* environment variables, JSON structured logs (log/slog), one HTTP server carrying
+// the components' routes and GET /health, and a clean shutdown on SIGINT or SIGTERM (the
+// context is cancelled, HTTP servers drained, components stopped, NATS drained).
+//
+// # Configuration
+//
+// Every flag -some-name has the environment variable CAIRN_SOME_NAME. The variable sets the
+// flag's default; a flag given explicitly on the command line wins over it. This is the
+// container convention (images set variables, an operator overrides one with a flag).
+//
+// # Components
+//
+// A process runs a list of Components; each contributes HTTP routes, background work, or
+// both. A separate service binary runs one; the all-in-one cairn runs them all on one HTTP
+// listener and one bus.
+package service
+
+import (
+	"flag"
+	"fmt"
+	"log/slog"
+	"strings"
+)
+
+// EnvName returns the environment variable of the flag name: "nats-url" -> "CAIRN_NATS_URL".
+func EnvName(flagName string) string {
+	return "CAIRN_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// Parse parses args into fs. First every flag whose CAIRN_ variable (getenv) is non-empty
+// takes that value as its default, then the command line is parsed, so an explicit flag
+// wins. Usage texts name the variables.
+func Parse(fs *flag.FlagSet, args []string, getenv func(string) string) error {
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		env := EnvName(f.Name)
+		f.Usage += " (env " + env + ")"
+		if err != nil {
+			return
+		}
+		if v := getenv(env); v != "" {
+			if serr := fs.Set(f.Name, v); serr != nil {
+				err = fmt.Errorf("environment variable %s=%q is not a valid value for -%s: %w", env, v, f.Name, serr)
+			}
+		}
+	})
+	if err != nil {
+		return err
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q: %s takes flags only (see -h)", fs.Args(), fs.Name())
+	}
+	return nil
+}
+
+// Common is the configuration every service binary has.
+type Common struct {
+	// HTTPAddr is the HTTP listen address (-http-addr, CAIRN_HTTP_ADDR).
+	HTTPAddr string
+	// NATSURL is the external NATS (-nats-url, CAIRN_NATS_URL).
+	NATSURL string
+	// LogLevel is the minimum level logged (-log-level, CAIRN_LOG_LEVEL).
+	LogLevel slog.Level
+}
+
+// AddFlags defines the common flags on fs, with httpAddr and natsURL as defaults.
+func (c *Common) AddFlags(fs *flag.FlagSet, httpAddr, natsURL string) {
+	fs.StringVar(&c.HTTPAddr, "http-addr", httpAddr, "HTTP listen address")
+	fs.StringVar(&c.NATSURL, "nats-url", natsURL, "NATS server URL, comma-separated for a cluster")
+	fs.TextVar(&c.LogLevel, "log-level", slog.LevelInfo, "minimum log level: debug, info, warn or error")
+}
