@@ -1,0 +1,169 @@
+// Package httpadapter lets things publish channel messages over HTTP:
+//
+//	POST /channels/{id}/messages[/{subtopic...}]
+//	Authorization: Thing <thing key>
+//	Idempotency-Key: <optional; a retry with the same key is stored once>
+//	<payload bytes>
+//
+// The adapter asks the things service whether the key's thing may publish on the channel,
+// then publishes one messagingv1.Message through JetStream with a Nats-Msg-Id, so that 202
+// Accepted means the MESSAGES stream stored it. Statuses: 202 accepted; 400 bad subtopic;
+// 401 no or unknown key; 403 thing not connected to the channel; 404 unknown channel; 413
+// payload over the limit (256 KiB by default); 503 bus or things service unavailable.
+//
+// Subtopic path segments become "." separated: /channels/c/messages/room/temp is subtopic
+// "room.temp", subject channels.c.messages.room.temp, MQTT topic channels/c/messages/room/temp.
+package httpadapter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/cairn-iot/cairn/platform/messages"
+	"github.com/cairn-iot/cairn/platform/service"
+	messagingv1 "github.com/cairn-iot/cairn/proto/cairn/messaging/v1"
+	thingsv1 "github.com/cairn-iot/cairn/proto/cairn/things/v1"
+)
+
+// Publisher stores a message on the bus (messages.Publisher).
+type Publisher interface {
+	Publish(ctx context.Context, m *messagingv1.Message, id string) (uint64, error)
+}
+
+// Adapter is the HTTP adapter.
+type Adapter struct {
+	auth       messages.Authorizer
+	pub        Publisher
+	log        *slog.Logger
+	maxPayload int64
+	now        func() time.Time
+}
+
+// Option configures an Adapter.
+type Option func(*Adapter) error
+
+// WithMaxPayload sets the largest accepted payload in bytes (default messages.DefaultMaxPayload).
+func WithMaxPayload(n int64) Option {
+	return func(a *Adapter) error {
+		if n <= 0 {
+			return fmt.Errorf("max payload is %d bytes, want a positive size", n)
+		}
+		a.maxPayload = n
+		return nil
+	}
+}
+
+// WithLogger sets the logger (default: discard).
+func WithLogger(l *slog.Logger) Option {
+	return func(a *Adapter) error { a.log = l; return nil }
+}
+
+// WithClock sets the clock that stamps Message.created (default time.Now); for tests.
+func WithClock(now func() time.Time) Option {
+	return func(a *Adapter) error { a.now = now; return nil }
+}
+
+// New returns an adapter that checks access with auth and publishes with pub.
+func New(auth messages.Authorizer, pub Publisher, opts ...Option) (*Adapter, error) {
+	a := &Adapter{
+		auth:       auth,
+		pub:        pub,
+		log:        slog.New(slog.DiscardHandler),
+		maxPayload: messages.DefaultMaxPayload,
+		now:        time.Now,
+	}
+	for _, o := range opts {
+		if err := o(a); err != nil {
+			return nil, fmt.Errorf("configuring the HTTP adapter: %w", err)
+		}
+	}
+	return a, nil
+}
+
+// Register adds the adapter's routes to mux (the standalone server's or the all-in-one's).
+func (a *Adapter) Register(mux *http.ServeMux) {
+	mux.HandleFunc("POST /channels/{id}/messages", a.publish)
+	mux.HandleFunc("POST /channels/{id}/messages/{subtopic...}", a.publish)
+}
+
+// Handler returns a mux with only the adapter's routes.
+func (a *Adapter) Handler() http.Handler {
+	mux := http.NewServeMux()
+	a.Register(mux)
+	return mux
+}
+
+func (a *Adapter) publish(w http.ResponseWriter, r *http.Request) {
+	channel := r.PathValue("id")
+	scheme, key, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	key = strings.TrimSpace(key)
+	if !strings.EqualFold(scheme, "Thing") || key == "" {
+		service.Error(w, http.StatusUnauthorized, "missing thing key: send `Authorization: Thing <thing key>`")
+		return
+	}
+	var subtopic string
+	if st := r.PathValue("subtopic"); st != "" || strings.HasSuffix(r.URL.Path, "/messages/") {
+		var err error
+		if subtopic, err = messages.Subtopic(strings.Split(st, "/")); err != nil {
+			service.Error(w, http.StatusBadRequest, err.Error())
+			return
+		}
+	}
+	if !messages.ValidName(channel) {
+		service.Error(w, http.StatusNotFound, fmt.Sprintf("channel %q not found", channel))
+		return
+	}
+	if r.ContentLength > a.maxPayload {
+		a.tooLarge(w)
+		return
+	}
+	resp, err := a.auth.Authorize(r.Context(), &thingsv1.AccessRequest{
+		Key: key, Channel: channel, Action: thingsv1.Action_ACTION_PUBLISH,
+	})
+	if err != nil {
+		a.log.Error("asking access", "channel", channel, "error", err)
+		service.Error(w, http.StatusServiceUnavailable, "cannot check access now: the things service did not answer; retry later")
+		return
+	}
+	if code := messages.HTTPStatus(resp); code != http.StatusOK {
+		service.Error(w, code, messages.AccessMessage(resp, channel))
+		return
+	}
+	payload, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.maxPayload))
+	if err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			a.tooLarge(w)
+			return
+		}
+		service.Error(w, http.StatusBadRequest, fmt.Sprintf("reading the payload: %v", err))
+		return
+	}
+	m := &messagingv1.Message{
+		Channel:   channel,
+		Subtopic:  subtopic,
+		Publisher: resp.GetThingId(),
+		Protocol:  "http",
+		Payload:   payload,
+		Created:   a.now().UnixNano(),
+	}
+	id := messages.NewID()
+	if k := r.Header.Get("Idempotency-Key"); k != "" {
+		id = messages.IdempotentID(resp.GetThingId(), channel, k)
+	}
+	if _, err := a.pub.Publish(r.Context(), m, id); err != nil {
+		a.log.Error("publishing", "channel", channel, "error", err)
+		service.Error(w, http.StatusServiceUnavailable, "cannot store the message now: the bus did not acknowledge it; retry with the same Idempotency-Key")
+		return
+	}
+	w.WriteHeader(http.StatusAccepted)
+}
+
+func (a *Adapter) tooLarge(w http.ResponseWriter) {
+	service.Error(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("payload larger than %d bytes: split it into smaller messages", a.maxPayload))
+}

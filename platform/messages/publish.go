@@ -1,0 +1,57 @@
+package messages
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
+	"google.golang.org/protobuf/proto"
+
+	messagingv1 "github.com/cairn-iot/cairn/proto/cairn/messaging/v1"
+)
+
+// DefaultMaxPayload is the largest payload the adapters accept by default: 256 KiB, well
+// under NATS's default max_payload of 1 MiB once the envelope is added.
+const DefaultMaxPayload = 256 << 10
+
+// Publisher puts messages on the bus through JetStream, so that a successful Publish means
+// the MESSAGES stream stored the message.
+type Publisher struct {
+	js jetstream.JetStream
+}
+
+// NewPublisher returns a Publisher on js.
+func NewPublisher(js jetstream.JetStream) *Publisher { return &Publisher{js: js} }
+
+// NewID returns a fresh message id for Publish.
+func NewID() string { return nuid.Next() }
+
+// IdempotentID returns the message id of a publish that the client marked with key (HTTP
+// Idempotency-Key): the same thing retrying the same key on the same channel gets the same id,
+// and JetStream stores the message once within the stream's duplicate window.
+func IdempotentID(publisher, channel, key string) string {
+	h := sha256.New()
+	for _, s := range []string{publisher, channel, key} {
+		fmt.Fprintf(h, "%d:%s", len(s), s)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// Publish stores m on the subject Subject(m.Channel, m.Subtopic) with the Nats-Msg-Id id:
+// retries (here, on a missing stream responder, and by clients with the same id) are stored
+// once. It returns the stream sequence.
+func (p *Publisher) Publish(ctx context.Context, m *messagingv1.Message, id string) (uint64, error) {
+	data, err := proto.Marshal(m)
+	if err != nil {
+		return 0, fmt.Errorf("encoding message: %w", err)
+	}
+	ack, err := p.js.Publish(ctx, Subject(m.GetChannel(), m.GetSubtopic()), data,
+		jetstream.WithMsgID(id), jetstream.WithExpectStream(Stream), jetstream.WithRetryAttempts(3))
+	if err != nil {
+		return 0, fmt.Errorf("publishing message to stream %s: %w", Stream, err)
+	}
+	return ack.Sequence, nil
+}
