@@ -128,8 +128,10 @@ func TestProcessRun(t *testing.T) {
 		HTTPAddr: "127.0.0.1:0",
 		Log:      service.NewLogger(io.Discard, nil, "test"),
 		Components: []service.Component{{
-			Name:   "hello",
-			Routes: func(mux *http.ServeMux) { mux.HandleFunc("GET /hello", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "hi") }) },
+			Name: "hello",
+			Routes: func(mux *http.ServeMux) {
+				mux.HandleFunc("GET /hello", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "hi") })
+			},
 			Run: func(ctx context.Context) error {
 				<-ctx.Done()
 				close(stopped)
