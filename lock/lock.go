@@ -113,11 +113,11 @@ type Modules struct {
 type Tools struct {
 	Comment string `json:"comment"`
 	// Commands are the tools the modfile provides, as `go tool -modfile=<ModFile> <name>` runs them.
-	Commands     []string `json:"commands"`
-	ModFile      string   `json:"mod_file"`
-	ModSHA256    string   `json:"mod_sha256"`
-	SumFile      string   `json:"sum_file"`
-	SumSHA256    string   `json:"sum_sha256"`
+	Commands  []string `json:"commands"`
+	ModFile   string   `json:"mod_file"`
+	ModSHA256 string   `json:"mod_sha256"`
+	SumFile   string   `json:"sum_file"`
+	SumSHA256 string   `json:"sum_sha256"`
 }
 
 // Compressor pins the gzip implementation that compresses image layers.
