@@ -79,7 +79,10 @@ func (o *options) verifyModules(ctx context.Context, moduleDir, modfile, sumfile
 	var errs []error
 	if out, err := o.goCmd(ctx, moduleDir, "-mod=readonly", args...); err != nil {
 		fix := "run `go clean -modcache` to download the modules again (checked against " + sumfile + ")"
-		errs = append(errs, fmt.Errorf("lock: the module cache does not match %s: %w %s; %s", sumfile, err, strings.TrimSpace(string(out)), fix))
+		if o := strings.TrimSpace(string(out)); o != "" {
+			err = fmt.Errorf("%w: %s", err, o)
+		}
+		errs = append(errs, fmt.Errorf("lock: the module cache does not match %s: %w; %s", sumfile, err, fix))
 	}
 	gomodcache, err := o.goCmd(ctx, moduleDir, "", "env", "GOMODCACHE")
 	if err != nil {

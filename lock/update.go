@@ -41,28 +41,7 @@ func Update(ctx context.Context, moduleDir, goVersion string, opts ...Option) (*
 			Level:          CompressorLevel,
 		},
 	}
-	for _, f := range []struct {
-		name string
-		dst  *string
-	}{
-		{"go.mod", &l.Modules.GoModSHA256},
-		{"go.sum", &l.Modules.GoSumSHA256},
-		{ToolsModFile, &l.Tools.ModSHA256},
-		{ToolsSumFile, &l.Tools.SumSHA256},
-	} {
-		if *f.dst, err = fileSHA256(filepath.Join(moduleDir, filepath.FromSlash(f.name))); err != nil {
-			return nil, fmt.Errorf("lock: %w", err)
-		}
-	}
-	tools, err := o.modEdit(ctx, moduleDir, ToolsModFile)
-	if err != nil {
-		return nil, err
-	}
-	for _, t := range tools.Tool {
-		l.Tools.Commands = append(l.Tools.Commands, toolName(t.Path))
-	}
-	slices.Sort(l.Tools.Commands)
-	if l.Compressor.Version, err = o.requiredVersion(ctx, moduleDir, CompressorModule); err != nil {
+	if err := o.pinModules(ctx, moduleDir, l); err != nil {
 		return nil, err
 	}
 	for _, p := range Platforms {
@@ -84,6 +63,36 @@ func Update(ctx context.Context, moduleDir, goVersion string, opts ...Option) (*
 		return nil, fmt.Errorf("computing the lock: %w", err)
 	}
 	return l, nil
+}
+
+// pinModules fills in l's modules, tools and compressor sections from moduleDir.
+func (o *options) pinModules(ctx context.Context, moduleDir string, l *Lock) error {
+	var err error
+	for _, f := range []struct {
+		name string
+		dst  *string
+	}{
+		{"go.mod", &l.Modules.GoModSHA256},
+		{"go.sum", &l.Modules.GoSumSHA256},
+		{ToolsModFile, &l.Tools.ModSHA256},
+		{ToolsSumFile, &l.Tools.SumSHA256},
+	} {
+		if *f.dst, err = fileSHA256(filepath.Join(moduleDir, filepath.FromSlash(f.name))); err != nil {
+			return fmt.Errorf("lock: %w", err)
+		}
+	}
+	tools, err := o.modEdit(ctx, moduleDir, ToolsModFile)
+	if err != nil {
+		return err
+	}
+	for _, t := range tools.Tool {
+		l.Tools.Commands = append(l.Tools.Commands, toolName(t.Path))
+	}
+	slices.Sort(l.Tools.Commands)
+	if l.Compressor.Version, err = o.requiredVersion(ctx, moduleDir, l.Compressor.Module); err != nil {
+		return err
+	}
+	return nil
 }
 
 // Write writes l to path atomically: a temporary file in the same directory, renamed over
