@@ -1,0 +1,355 @@
+// Package mqttadapter is Cairn's MQTT endpoint: an MQTT 3.1.1 and 5 broker (mochi-mqtt) whose
+// clients are things.
+//
+//   - CONNECT: username = thing id, password = thing key, checked with the things service over
+//     the bus; a wrong pair is refused with "bad username or password". A client id already
+//     used by a session of another thing is refused ("not authorized"), so that no thing
+//     inherits another's session.
+//   - PUBLISH and SUBSCRIBE only on channels/<channel id>/messages[/<subtopic>] and only where
+//     the thing is connected to the channel (asked per PUBLISH and per SUBSCRIBE filter; a
+//     filter may use + and # after "messages", never in place of the channel id). Refused
+//     publishes are dropped (MQTT 3.1.1 QoS 0), answered with "not authorized" (MQTT 5) or end
+//     the connection (MQTT 3.1.1 QoS 1 and 2), as the MQTT specifications say.
+//   - An accepted PUBLISH becomes one messagingv1.Message (protocol "mqtt") stored through
+//     JetStream in the MESSAGES stream before the broker acknowledges it (QoS 1 and 2). The
+//     broker never delivers a client's PUBLISH to other clients itself: every delivery to MQTT
+//     subscribers comes from one ordered consumer on MESSAGES (new messages only), so a message
+//     reaches each subscriber exactly once whichever adapter (HTTP or MQTT, this instance or
+//     another) accepted it, and only if it was stored. Retained messages are not supported
+//     (the retain flag is ignored).
+//   - CONNECT and DISCONNECT of an authenticated thing append events to events.mqtt with the
+//     fields thing_id, timestamp (Unix nanoseconds), event_type (connect, disconnect) and
+//     instance.
+//
+// Known limit: access is checked when a thing subscribes; disconnecting the thing from the
+// channel later does not end a subscription that already exists (as in Mainflux).
+package mqttadapter
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/listeners"
+	"github.com/mochi-mqtt/server/v2/packets"
+	"github.com/nats-io/nats.go/jetstream"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/cairn-iot/cairn/platform/events"
+	"github.com/cairn-iot/cairn/platform/messages"
+	messagingv1 "github.com/cairn-iot/cairn/proto/cairn/messaging/v1"
+	thingsv1 "github.com/cairn-iot/cairn/proto/cairn/things/v1"
+)
+
+// Adapter is the MQTT adapter: a broker, its access hooks and its bus consumer.
+type Adapter struct {
+	auth       messages.Authorizer
+	js         jetstream.JetStream
+	pub        *messages.Publisher
+	log        *slog.Logger
+	instance   string
+	maxPayload int
+	timeout    time.Duration
+	now        func() time.Time
+
+	server  *mqtt.Server
+	consume jetstream.ConsumeContext
+
+	mu     sync.Mutex
+	things map[*mqtt.Client]thing // authenticated connections
+}
+
+// thing is the identity of an authenticated connection.
+type thing struct {
+	id, key string
+}
+
+// Option configures an Adapter.
+type Option func(*Adapter) error
+
+// WithLogger sets the logger (default: discard).
+func WithLogger(l *slog.Logger) Option {
+	return func(a *Adapter) error { a.log = l; return nil }
+}
+
+// WithInstance names this adapter instance in its events (default: the host name).
+func WithInstance(name string) Option {
+	return func(a *Adapter) error { a.instance = name; return nil }
+}
+
+// WithMaxPayload sets the largest accepted payload in bytes (default messages.DefaultMaxPayload).
+func WithMaxPayload(n int) Option {
+	return func(a *Adapter) error {
+		if n <= 0 {
+			return fmt.Errorf("max payload is %d bytes, want a positive size", n)
+		}
+		a.maxPayload = n
+		return nil
+	}
+}
+
+// WithClock sets the clock that stamps messages and events (default time.Now); for tests.
+func WithClock(now func() time.Time) Option {
+	return func(a *Adapter) error { a.now = now; return nil }
+}
+
+// New returns an adapter that checks access with auth and stores and receives messages and
+// appends events through js. Start it with Start.
+func New(auth messages.Authorizer, js jetstream.JetStream, opts ...Option) (*Adapter, error) {
+	a := &Adapter{
+		auth:       auth,
+		js:         js,
+		pub:        messages.NewPublisher(js),
+		log:        slog.New(slog.DiscardHandler),
+		maxPayload: messages.DefaultMaxPayload,
+		timeout:    10 * time.Second,
+		now:        time.Now,
+		things:     map[*mqtt.Client]thing{},
+	}
+	for _, o := range opts {
+		if err := o(a); err != nil {
+			return nil, fmt.Errorf("configuring the MQTT adapter: %w", err)
+		}
+	}
+	if a.instance == "" {
+		h, err := os.Hostname()
+		if err != nil {
+			return nil, fmt.Errorf("configuring the MQTT adapter: naming the instance: %w", err)
+		}
+		a.instance = h
+	}
+	caps := mqtt.NewDefaultServerCapabilities()
+	// Room for the topic and properties around the largest payload; bigger packets end the
+	// connection before they are read into memory.
+	caps.MaximumPacketSize = uint32(a.maxPayload + 64<<10)
+	caps.RetainAvailable = 0
+	a.server = mqtt.New(&mqtt.Options{
+		Capabilities: caps,
+		Logger:       a.log,
+		InlineClient: true, // deliveries from the bus are published by the inline client
+	})
+	if err := a.server.AddHook(&hook{a: a}, nil); err != nil {
+		return nil, fmt.Errorf("configuring the MQTT adapter: %w", err)
+	}
+	return a, nil
+}
+
+// Start consumes new messages from the bus and serves MQTT on ln until Close. It returns
+// once both are running.
+func (a *Adapter) Start(ctx context.Context, ln net.Listener) error {
+	cons, err := a.js.OrderedConsumer(ctx, messages.Stream, jetstream.OrderedConsumerConfig{
+		FilterSubjects: messages.Filters,
+		DeliverPolicy:  jetstream.DeliverNewPolicy,
+	})
+	if err != nil {
+		return fmt.Errorf("consuming stream %s: %w", messages.Stream, err)
+	}
+	a.consume, err = cons.Consume(a.deliver)
+	if err != nil {
+		return fmt.Errorf("consuming stream %s: %w", messages.Stream, err)
+	}
+	if err := a.server.AddListener(listeners.NewNet("mqtt", ln)); err != nil {
+		a.consume.Stop()
+		return fmt.Errorf("adding the MQTT listener: %w", err)
+	}
+	if err := a.server.Serve(); err != nil {
+		a.consume.Stop()
+		return fmt.Errorf("serving MQTT: %w", err)
+	}
+	return nil
+}
+
+// Close stops the consumer, disconnects every client and closes the listener.
+func (a *Adapter) Close() error {
+	if a.consume != nil {
+		a.consume.Stop()
+	}
+	return a.server.Close()
+}
+
+// deliver publishes one stored message to the MQTT subscribers of its topic.
+func (a *Adapter) deliver(msg jetstream.Msg) {
+	var m messagingv1.Message
+	if err := proto.Unmarshal(msg.Data(), &m); err != nil {
+		a.log.Error("dropping an undecodable message from the bus", "subject", msg.Subject(), "error", err)
+		return
+	}
+	topic := messages.Topic(m.GetChannel(), m.GetSubtopic())
+	if err := a.server.Publish(topic, m.GetPayload(), false, 1); err != nil {
+		a.log.Error("delivering to MQTT subscribers", "topic", topic, "error", err)
+	}
+}
+
+// ask asks for access on behalf of the connection cl.
+func (a *Adapter) ask(cl *mqtt.Client, channel string, action thingsv1.Action) (bool, thing) {
+	a.mu.Lock()
+	t, ok := a.things[cl]
+	a.mu.Unlock()
+	if !ok {
+		return false, thing{}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), a.timeout)
+	defer cancel()
+	resp, err := a.auth.Authorize(ctx, &thingsv1.AccessRequest{Key: t.key, ThingId: t.id, Channel: channel, Action: action})
+	if err != nil {
+		a.log.Error("asking access", "thing", t.id, "channel", channel, "error", err)
+		return false, t
+	}
+	return resp.GetStatus() == thingsv1.AccessResponse_STATUS_ALLOWED, t
+}
+
+func (a *Adapter) event(t thing, eventType string) {
+	ctx, cancel := context.WithTimeout(context.Background(), a.timeout)
+	defer cancel()
+	err := events.Publish(ctx, a.js, events.MQTTSubject, map[string]string{
+		"thing_id":   t.id,
+		"timestamp":  strconv.FormatInt(a.now().UnixNano(), 10),
+		"event_type": eventType,
+		"instance":   a.instance,
+	})
+	if err != nil {
+		a.log.Error("appending an MQTT event", "thing", t.id, "event_type", eventType, "error", err)
+	}
+}
+
+// hook connects mochi's broker to Cairn's access checks, bus and events.
+type hook struct {
+	mqtt.HookBase
+	a *Adapter
+}
+
+func (h *hook) ID() string { return "cairn" }
+
+func (h *hook) Provides(b byte) bool {
+	switch b {
+	case mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnPublish,
+		mqtt.OnSessionEstablished, mqtt.OnDisconnect:
+		return true
+	}
+	return false
+}
+
+// probeChannel is a channel id no channel can have (ids are UUIDs); asking to publish on it
+// authenticates the key without granting anything.
+const probeChannel = "-"
+
+func (h *hook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
+	a := h.a
+	id, key := string(pk.Connect.Username), string(pk.Connect.Password)
+	if id == "" || key == "" {
+		return false
+	}
+	if old, ok := a.server.Clients.Get(cl.ID); ok && old.Properties.Username != nil && string(old.Properties.Username) != id {
+		a.log.Info("refusing a client id used by another thing", "client", cl.ID, "thing", id)
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), a.timeout)
+	defer cancel()
+	resp, err := a.auth.Authorize(ctx, &thingsv1.AccessRequest{
+		Key: key, ThingId: id, Channel: probeChannel, Action: thingsv1.Action_ACTION_PUBLISH,
+	})
+	if err != nil {
+		a.log.Error("authenticating", "thing", id, "error", err)
+		return false
+	}
+	switch resp.GetStatus() {
+	case thingsv1.AccessResponse_STATUS_UNAUTHENTICATED, thingsv1.AccessResponse_STATUS_UNSPECIFIED:
+		return false
+	}
+	if t := resp.GetThingId(); t != "" && t != id {
+		return false
+	}
+	a.mu.Lock()
+	a.things[cl] = thing{id: id, key: key}
+	a.mu.Unlock()
+	return true
+}
+
+func (h *hook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
+	channel, _, err := messages.ParseTopic(topic, !write)
+	if err != nil {
+		return false
+	}
+	action := thingsv1.Action_ACTION_SUBSCRIBE
+	if write {
+		action = thingsv1.Action_ACTION_PUBLISH
+	}
+	ok, _ := h.a.ask(cl, channel, action)
+	return ok
+}
+
+// OnPublish stores an authorised publish on the bus and tells the broker not to deliver it
+// itself (CodeSuccessIgnore still acknowledges it): delivery comes back from the bus.
+func (h *hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	a := h.a
+	if cl.Net.Inline {
+		return pk, nil // a delivery from the bus
+	}
+	channel, subtopic, err := messages.ParseTopic(pk.TopicName, false)
+	if err != nil {
+		return pk, h.refuse(cl, pk, packets.ErrTopicNameInvalid)
+	}
+	if len(pk.Payload) > a.maxPayload {
+		return pk, h.refuse(cl, pk, packets.ErrPacketTooLarge)
+	}
+	a.mu.Lock()
+	t, ok := a.things[cl]
+	a.mu.Unlock()
+	if !ok {
+		return pk, h.refuse(cl, pk, packets.ErrNotAuthorized)
+	}
+	m := &messagingv1.Message{
+		Channel:   channel,
+		Subtopic:  subtopic,
+		Publisher: t.id,
+		Protocol:  "mqtt",
+		Payload:   pk.Payload,
+		Created:   a.now().UnixNano(),
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), a.timeout)
+	defer cancel()
+	if _, err := a.pub.Publish(ctx, m, messages.NewID()); err != nil {
+		a.log.Error("storing an MQTT publish", "thing", t.id, "channel", channel, "error", err)
+		return pk, h.refuse(cl, pk, packets.ErrServerUnavailable)
+	}
+	return pk, packets.CodeSuccessIgnore
+}
+
+// refuse drops pk. MQTT 5 QoS 1 and 2 publishers get the reason code in the acknowledgement;
+// MQTT 3.1.1 has no negative acknowledgement, so a QoS 1 or 2 publisher is disconnected
+// instead of waiting forever, and a QoS 0 publish is dropped silently.
+func (h *hook) refuse(cl *mqtt.Client, pk packets.Packet, code packets.Code) error {
+	if pk.FixedHeader.Qos == 0 {
+		return packets.ErrRejectPacket
+	}
+	if cl.Properties.ProtocolVersion == 5 {
+		return code
+	}
+	_ = h.a.server.DisconnectClient(cl, code)
+	return packets.ErrRejectPacket
+}
+
+func (h *hook) OnSessionEstablished(cl *mqtt.Client, pk packets.Packet) {
+	h.a.mu.Lock()
+	t, ok := h.a.things[cl]
+	h.a.mu.Unlock()
+	if ok {
+		h.a.event(t, "connect")
+	}
+}
+
+func (h *hook) OnDisconnect(cl *mqtt.Client, err error, expire bool) {
+	h.a.mu.Lock()
+	t, ok := h.a.things[cl]
+	delete(h.a.things, cl)
+	h.a.mu.Unlock()
+	if ok {
+		h.a.event(t, "disconnect")
+	}
+}

@@ -1,0 +1,197 @@
+package mqttadapter_test
+
+import (
+	"context"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/cairn-iot/cairn/platform/bus/bustest"
+	"github.com/cairn-iot/cairn/platform/events"
+	"github.com/cairn-iot/cairn/platform/messages"
+	mt "github.com/cairn-iot/cairn/platform/messages/messagestest"
+	"github.com/cairn-iot/cairn/platform/mqttadapter"
+	messagingv1 "github.com/cairn-iot/cairn/proto/cairn/messaging/v1"
+)
+
+// received collects what an MQTT client received.
+type received struct {
+	mu   sync.Mutex
+	msgs []string // "topic payload"
+	ch   chan string
+}
+
+func newReceived() *received { return &received{ch: make(chan string, 100)} }
+
+func (r *received) handle(_ paho.Client, m paho.Message) {
+	s := m.Topic() + " " + string(m.Payload())
+	r.mu.Lock()
+	r.msgs = append(r.msgs, s)
+	r.mu.Unlock()
+	r.ch <- s
+}
+
+// waitFor waits until want arrives (the test's own deadline bounds it).
+func (r *received) waitFor(t *testing.T, want string) {
+	t.Helper()
+	for s := range r.ch {
+		if s == want {
+			return
+		}
+	}
+}
+
+func (r *received) all() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.msgs...)
+}
+
+func connect(addr, clientID, user, pass string) (paho.Client, error) {
+	opts := paho.NewClientOptions().AddBroker("tcp://" + addr).SetClientID(clientID).
+		SetUsername(user).SetPassword(pass).SetAutoReconnect(false).SetConnectRetry(false)
+	c := paho.NewClient(opts)
+	tok := c.Connect()
+	tok.Wait()
+	return c, tok.Error()
+}
+
+func TestAdapter(t *testing.T) {
+	b := bustest.New(t)
+	clock := time.Unix(1700000000, 0)
+	a, err := mqttadapter.New(mt.Authorizer{}, b.JS, mqttadapter.WithInstance("test-instance"),
+		mqttadapter.WithMaxPayload(32), mqttadapter.WithClock(func() time.Time { return clock }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(context.Background(), ln); err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	addr := ln.Addr().String()
+	ch1 := "channels/" + mt.Channel1 + "/messages"
+
+	// Refused connections.
+	for _, tc := range []struct{ name, user, pass string }{
+		{"wrong key", mt.Thing1, "nope"},
+		{"key of another thing", mt.Thing1, mt.Key2},
+		{"no password", mt.Thing1, ""},
+	} {
+		if c, err := connect(addr, "refused", tc.user, tc.pass); err == nil {
+			c.Disconnect(0)
+			t.Errorf("CONNECT %s (%s/%s) succeeded, want refused", tc.name, tc.user, tc.pass)
+		}
+	}
+
+	sub, err := connect(addr, "sub", mt.Thing1, mt.Key1)
+	if err != nil {
+		t.Fatalf("CONNECT thing 1: %v", err)
+	}
+	defer sub.Disconnect(0)
+	got := newReceived()
+	tok := sub.Subscribe(ch1+"/#", 1, got.handle)
+	tok.Wait()
+	if err := tok.Error(); err != nil {
+		t.Fatal(err)
+	}
+	if q := tok.(*paho.SubscribeToken).Result()[ch1+"/#"]; q != 1 {
+		t.Fatalf("SUBSCRIBE %s/# granted %#x, want 1", ch1, q)
+	}
+	for _, filter := range []string{"channels/" + mt.Channel2 + "/messages", "channels/+/messages", "$SYS/#", "#", "channels/" + mt.NoChannel + "/messages"} {
+		tok := sub.Subscribe(filter, 1, func(paho.Client, paho.Message) {}) // paho routes locally even if refused
+		tok.Wait()
+		if q := tok.(*paho.SubscribeToken).Result()[filter]; q != 0x80 {
+			t.Errorf("SUBSCRIBE %s granted %#x, want 0x80 (refused)", filter, q)
+		}
+	}
+
+	pub, err := connect(addr, "pub", mt.Thing1, mt.Key1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pub.Disconnect(0)
+	intruder, err := connect(addr, "intruder", mt.Thing2, mt.Key2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	publish := func(c paho.Client, topic string, qos byte, payload string) {
+		t.Helper()
+		tok := c.Publish(topic, qos, false, payload)
+		tok.Wait()
+		if err := tok.Error(); err != nil {
+			t.Fatalf("PUBLISH %s: %v", topic, err)
+		}
+	}
+	publish(pub, ch1, 1, "one")
+	publish(pub, ch1+"/room/temp", 2, "two")
+	// An HTTP publish (any adapter) reaches MQTT subscribers through the bus.
+	if _, err := messages.NewPublisher(b.JS).Publish(context.Background(), &messagingv1.Message{
+		Channel: mt.Channel1, Publisher: mt.Thing1, Protocol: "http", Payload: []byte("three"),
+	}, messages.NewID()); err != nil {
+		t.Fatal(err)
+	}
+	// Refused publishes (QoS 0, so the intruder stays connected): not connected, oversized,
+	// outside the channels namespace.
+	publish(intruder, ch1, 0, "intruder")
+	publish(pub, ch1, 0, "this payload is larger than thirty-two bytes")
+	publish(pub, "elsewhere", 0, "elsewhere")
+	publish(pub, ch1, 1, "last")
+	got.waitFor(t, ch1+" last")
+
+	want := []string{ch1 + " one", ch1 + "/room/temp two", ch1 + " three", ch1 + " last"}
+	if diff := cmp.Diff(want, got.all()); diff != "" {
+		t.Errorf("subscriber received (-want +got):\n%s", diff)
+	}
+	page, err := messages.NewReader(b.JS).Read(context.Background(), mt.Channel1, 0, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantStored := []messages.Record{
+		{Channel: mt.Channel1, Publisher: mt.Thing1, Protocol: "mqtt", Payload: "one", Created: clock.UnixNano()},
+		{Channel: mt.Channel1, Subtopic: "room.temp", Publisher: mt.Thing1, Protocol: "mqtt", Payload: "two", Created: clock.UnixNano()},
+		{Channel: mt.Channel1, Publisher: mt.Thing1, Protocol: "http", Payload: "three"},
+		{Channel: mt.Channel1, Publisher: mt.Thing1, Protocol: "mqtt", Payload: "last", Created: clock.UnixNano()},
+	}
+	if diff := cmp.Diff(wantStored, page.Messages); diff != "" {
+		t.Errorf("stored (-want +got):\n%s", diff)
+	}
+
+	// A client id in use by another thing's session is refused.
+	if c, err := connect(addr, "sub", mt.Thing2, mt.Key2); err == nil {
+		c.Disconnect(0)
+		t.Errorf("CONNECT thing 2 with thing 1's client id succeeded, want refused")
+	}
+
+	intruder.Disconnect(0)
+	// Wait for the intruder's disconnect event before reading the log.
+	var evs []events.Event
+	for {
+		evs, err = events.All(context.Background(), b.JS, events.MQTTSubject)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(evs) > 0 && evs[len(evs)-1].Fields["event_type"] == "disconnect" {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	var gotEvents []map[string]string
+	for _, e := range evs {
+		gotEvents = append(gotEvents, e.Fields)
+	}
+	ev := func(thing, typ string) map[string]string {
+		return map[string]string{"thing_id": thing, "timestamp": "1700000000000000000", "event_type": typ, "instance": "test-instance"}
+	}
+	wantEvents := []map[string]string{ev(mt.Thing1, "connect"), ev(mt.Thing1, "connect"), ev(mt.Thing2, "connect"), ev(mt.Thing2, "disconnect")}
+	if diff := cmp.Diff(wantEvents, gotEvents); diff != "" {
+		t.Errorf("events.mqtt (-want +got):\n%s", diff)
+	}
+}
