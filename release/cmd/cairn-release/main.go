@@ -1,0 +1,330 @@
+// Command cairn-release is the release pipeline's entry point: `go tool mage release` (and
+// build, images, verify) run it as `<pinned go> run ./release/cmd/cairn-release`, so the
+// assembler itself is compiled by the pinned toolchain whatever Go the host has, and nix runs
+// the same command offline. It is the edge: it reads the environment and git once and passes
+// values down to package release.
+//
+// Usage:
+//
+//	cairn-release [flags]          build, assemble and (with -mode release) sign into dist/
+//	cairn-release verify [flags]   rebuild dist/ in a clean room and compare bit for bit
+//
+// Flags (both):
+//
+//	-C dir            module to release (default .)
+//	-dist dir         output directory (default <C>/dist)
+//	-goroot dir       pinned toolchain root (default: lock.Toolchain, the go1.26.8 of the lock)
+//	-lock file        lock file (default <C>/lock/lock.json; "none" for a fixture module)
+//
+// Flags (release):
+//
+//	-mode m           build | images | release (default release)
+//	-version v, -commit c, -epoch n, -dirty
+//	                  the sources' identity; default from git (describe --tags --always
+//	                  --dirty, HEAD) and SOURCE_DATE_EPOCH or HEAD's commit time
+//	-require-clean    refuse a dirty tree (also CAIRN_REQUIRE_CLEAN=1)
+//	-services file    JSON list of release.Service (default: release.Services)
+//	-cache dir        layer cache (default <user cache>/cairn/layers; "none" disables)
+//	-no-lock-check    skip lock.Check in -mode release
+//
+// Flags (verify):
+//
+//	-json file        also write the report as JSON (default <dist>.verify.json)
+//
+// Exit status: 0 on success (verify: PASS), 1 on failure (verify: FAIL or error), 2 on usage.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/cairn-iot/cairn/images"
+	"github.com/cairn-iot/cairn/lock"
+	"github.com/cairn-iot/cairn/release"
+	"github.com/cairn-iot/cairn/release/build"
+	"github.com/cairn-iot/cairn/release/source"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:])
+	stop()
+	var ue usageError
+	switch {
+	case errors.As(err, &ue):
+		fmt.Fprintln(os.Stderr, "cairn-release:", err)
+		os.Exit(2)
+	case err != nil:
+		fmt.Fprintln(os.Stderr, "cairn-release:", err)
+		os.Exit(1)
+	}
+}
+
+type usageError struct{ error }
+
+type common struct {
+	dir, dist, goroot, lockFile string
+}
+
+func (c *common) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.dir, "C", ".", "module to release")
+	fs.StringVar(&c.dist, "dist", "", "output directory (default <C>/dist)")
+	fs.StringVar(&c.goroot, "goroot", "", "pinned toolchain root (default: from the lock)")
+	fs.StringVar(&c.lockFile, "lock", "", `lock file (default <C>/lock/lock.json; "none" for a fixture module)`)
+}
+
+// resolve makes the paths absolute and loads the lock.
+func (c *common) resolve() (*lock.Lock, error) {
+	var err error
+	if c.dir, err = filepath.Abs(c.dir); err != nil {
+		return nil, err
+	}
+	if c.dist == "" {
+		c.dist = filepath.Join(c.dir, "dist")
+	}
+	if c.dist, err = filepath.Abs(c.dist); err != nil {
+		return nil, err
+	}
+	if c.lockFile == "none" {
+		return nil, nil
+	}
+	if c.lockFile == "" {
+		c.lockFile = filepath.Join(c.dir, filepath.FromSlash(lock.File))
+	}
+	return lock.Load(c.lockFile)
+}
+
+// toolchain returns the pinned GOROOT and its version.
+func (c *common) toolchain(ctx context.Context, l *lock.Lock) (string, string, error) {
+	goroot := c.goroot
+	if goroot == "" {
+		if l == nil {
+			return "", "", usageError{errors.New("-lock none needs -goroot (the toolchain to build with)")}
+		}
+		var err error
+		if goroot, err = pinnedToolchain(ctx, l); err != nil {
+			return "", "", err
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(goroot, "VERSION"))
+	if err != nil {
+		return "", "", fmt.Errorf("reading the toolchain version: %w (want -goroot to be a Go root)", err)
+	}
+	v, _, _ := strings.Cut(string(b), "\n")
+	if l != nil && v != l.Go.Version {
+		return "", "", fmt.Errorf("the toolchain at %s is %s, the lock pins %s; pass the pinned one with -goroot or let lock.Toolchain fetch it", goroot, v, l.Go.Version)
+	}
+	return goroot, v, nil
+}
+
+func run(ctx context.Context, args []string) error {
+	if len(args) > 0 && args[0] == "verify" {
+		return verify(ctx, args[1:])
+	}
+	fs := flag.NewFlagSet("cairn-release", flag.ContinueOnError)
+	var c common
+	c.register(fs)
+	mode := fs.String("mode", "release", "build | images | release")
+	version := fs.String("version", "", "release version (default: git describe)")
+	commit := fs.String("commit", "", "source commit (default: HEAD)")
+	epoch := fs.Int64("epoch", 0, "source date epoch in seconds (default: SOURCE_DATE_EPOCH, else HEAD's commit time)")
+	dirty := fs.Bool("dirty", false, "with -version/-commit: record the tree as dirty")
+	requireClean := fs.Bool("require-clean", os.Getenv("CAIRN_REQUIRE_CLEAN") == "1", "refuse a dirty tree (CAIRN_REQUIRE_CLEAN=1)")
+	servicesFile := fs.String("services", "", "JSON list of services (default: release.Services)")
+	cacheDir := fs.String("cache", "", `layer cache directory ("none" disables)`)
+	noLockCheck := fs.Bool("no-lock-check", false, "skip lock.Check")
+	if err := fs.Parse(args); err != nil {
+		return usageError{err}
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Errorf("unexpected arguments %q", fs.Args())}
+	}
+	o := release.Options{Log: os.Stderr, Pass: build.PassthroughEnv(os.LookupEnv), RequireClean: *requireClean}
+	switch *mode {
+	case "build":
+		o.Mode = release.ModeBuild
+	case "images":
+		o.Mode = release.ModeImages
+	case "release":
+		o.Mode = release.ModeRelease
+	default:
+		return usageError{fmt.Errorf("-mode %q: want build, images or release", *mode)}
+	}
+	l, err := c.resolve()
+	if err != nil {
+		return err
+	}
+	o.ModuleDir, o.DistDir, o.Lock = c.dir, c.dist, l
+	if l == nil {
+		o.Compressor = images.DefaultCompressor
+	}
+	if o.GOROOT, o.Toolchain, err = c.toolchain(ctx, l); err != nil {
+		return err
+	}
+	if *version != "" || *commit != "" {
+		if *version == "" || *commit == "" || *epoch <= 0 {
+			return usageError{errors.New("-version, -commit and -epoch go together")}
+		}
+		o.Version, o.Commit, o.Dirty, o.Epoch = *version, *commit, *dirty, time.Unix(*epoch, 0).UTC()
+	} else {
+		info, err := source.Resolve(ctx, source.ExecGit, c.dir, os.Getenv("SOURCE_DATE_EPOCH"))
+		if err != nil {
+			return err
+		}
+		o.Version, o.Commit, o.Dirty, o.Epoch = info.Version, info.Commit, info.Dirty, info.Epoch
+		if *epoch > 0 {
+			o.Epoch = time.Unix(*epoch, 0).UTC()
+		}
+	}
+	if *servicesFile != "" {
+		b, err := os.ReadFile(*servicesFile)
+		if err != nil {
+			return fmt.Errorf("reading services: %w", err)
+		}
+		if err := json.Unmarshal(b, &o.Services); err != nil {
+			return fmt.Errorf("decoding services %s: %w (want a JSON list of {name, package, ports, data_dirs})", *servicesFile, err)
+		}
+	}
+	switch *cacheDir {
+	case "none":
+	case "":
+		if d, err := os.UserCacheDir(); err == nil {
+			o.Cache = release.DiskCache{Dir: filepath.Join(d, "cairn", "layers")}
+		}
+	default:
+		o.Cache = release.DiskCache{Dir: *cacheDir}
+	}
+	if !*noLockCheck && l != nil {
+		o.CheckLock = checkLock
+	}
+	if o.Mode == release.ModeRelease {
+		if o.Steps, err = steps(os.Getenv); err != nil {
+			return err
+		}
+	}
+	_, err = release.Run(ctx, o)
+	return err
+}
+
+// Noise is the clean room's environment beyond HOME and GOCACHE: another time zone and
+// locale, and variables that would change a build if anything leaked them through.
+var noise = []string{
+	"TZ=Pacific/Chatham",
+	"LANG=tr_TR.UTF-8", "LC_ALL=tr_TR.UTF-8",
+	"GOFLAGS=-mod=mod -race", "GOEXPERIMENT=loopvar", "GODEBUG=gotypesalias=0",
+	"CGO_ENABLED=1", "GOAMD64=v3", "GOARM=6", "CC=false", "CXX=false",
+	"SOURCE_DATE_EPOCH=1", "GOTOOLCHAIN=go1.21.0", "CAIRN_NOISE=1",
+}
+
+func verify(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("cairn-release verify", flag.ContinueOnError)
+	var c common
+	c.register(fs)
+	jsonOut := fs.String("json", "", "write the report as JSON here (default <dist>.verify.json)")
+	if err := fs.Parse(args); err != nil {
+		return usageError{err}
+	}
+	l, err := c.resolve()
+	if err != nil {
+		return err
+	}
+	goroot, _, err := c.toolchain(ctx, l)
+	if err != nil {
+		return err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("finding cairn-release itself: %w", err)
+	}
+	work, err := os.MkdirTemp("", "cairn-verify-")
+	if err != nil {
+		return fmt.Errorf("creating the clean room: %w", err)
+	}
+	defer os.RemoveAll(work)
+	lockArg := c.lockFile
+	if l == nil {
+		lockArg = "none"
+	}
+	rebuild := func(ctx context.Context, moduleDir, dist string, rec *release.Record) error {
+		svc := make([]release.Service, len(rec.Images))
+		for i, im := range rec.Images {
+			svc[i] = im.Service
+		}
+		b, _ := json.Marshal(svc)
+		svcFile := filepath.Join(work, "services.json")
+		if err := os.WriteFile(svcFile, b, 0o644); err != nil {
+			return err
+		}
+		home := filepath.Join(work, "home")
+		if err := os.MkdirAll(home, 0o700); err != nil {
+			return err
+		}
+		if lockArg != "none" {
+			// The lock of the copied tree, not of the original.
+			rel, err := filepath.Rel(c.dir, lockArg)
+			if err == nil && !strings.HasPrefix(rel, "..") {
+				lockArg = filepath.Join(moduleDir, rel)
+			}
+		}
+		cmdArgs := []string{"-c", `umask 077; exec "$0" "$@"`, self,
+			"-C", moduleDir, "-dist", dist, "-mode", "images", "-goroot", goroot, "-lock", lockArg,
+			"-version", rec.Version, "-commit", rec.Commit, "-epoch", strconv.FormatInt(rec.Epoch, 10),
+			"-dirty=" + strconv.FormatBool(rec.Dirty), "-services", svcFile, "-cache", "none", "-no-lock-check"}
+		cmd := exec.CommandContext(ctx, "/bin/sh", cmdArgs...)
+		cmd.Dir = moduleDir
+		cmd.Env = append([]string{
+			"HOME=" + home,
+			"GOCACHE=" + filepath.Join(work, "gocache"),
+			"PATH=" + os.Getenv("PATH"),
+			// The module cache is shared: its contents are verified against go.sum, and a
+			// fresh one would need the network.
+			"GOMODCACHE=" + gomodcache(),
+			"GOPROXY=off",
+		}, noise...)
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		fmt.Fprintf(os.Stderr, "verify: rebuilding %s (%s) in the clean room %s\n", rec.Version, rec.Commit, work)
+		return cmd.Run()
+	}
+	rep, err := release.Verify(ctx, release.VerifyOptions{ModuleDir: c.dir, DistDir: c.dist, WorkDir: work, Rebuild: rebuild})
+	if err != nil {
+		return err
+	}
+	fmt.Print(rep.Text())
+	if *jsonOut == "" {
+		*jsonOut = c.dist + ".verify.json"
+	}
+	b, err := rep.JSON()
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(*jsonOut, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("writing the JSON report: %w", err)
+	}
+	if !rep.Pass {
+		return fmt.Errorf("verify FAILED: the rebuild differs from %s (report: %s)", c.dist, *jsonOut)
+	}
+	return nil
+}
+
+// gomodcache is the module cache of this process's environment.
+func gomodcache() string {
+	if v := os.Getenv("GOMODCACHE"); v != "" {
+		return v
+	}
+	if v := os.Getenv("GOPATH"); v != "" {
+		return filepath.Join(filepath.SplitList(v)[0], "pkg", "mod")
+	}
+	home, _ := os.UserHomeDir()
+	return filepath.Join(home, "go", "pkg", "mod")
+}

@@ -1,0 +1,377 @@
+package release
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/cairn-iot/cairn/images"
+	"github.com/cairn-iot/cairn/lock"
+	"github.com/cairn-iot/cairn/release/build"
+)
+
+// Mode says how far a run goes.
+type Mode int
+
+// Modes, each including the previous one.
+const (
+	// ModeBuild writes dist/bin and dist/release.json (without images).
+	ModeBuild Mode = iota
+	// ModeImages adds dist/oci, dist/archives and the images in release.json.
+	ModeImages
+	// ModeRelease adds the lock check first and the Steps (signing, attestations,
+	// goreleaser) after the images.
+	ModeRelease
+)
+
+// Step is an extension of the release: it runs after the images are assembled and the
+// record is written, before the staging directory is swapped in as dist/. It adds its own
+// files below s.Dir (dist/cosign/<svc>, dist/attestations/<svc>, dist/goreleaser, ...) and
+// must not change what is already there: verify compares bin/, oci/, archives/ and
+// release.json with a rebuild that runs no steps. A step that fails fails the release, and
+// dist/ stays as it was. Steps are registered in release/cmd/cairn-release/steps.go.
+type Step func(ctx context.Context, s *Stage) error
+
+// Stage is what a Step sees: the release being staged, everything resolved.
+type Stage struct {
+	// Dir is the staging directory that becomes dist/ (write below it, never to dist/).
+	Dir string
+	// Record is the release record, already written to Dir/release.json. Read only.
+	Record *Record
+	// Indexes are the assembled image indexes by service name (the ones in Dir/oci).
+	Indexes map[string]v1.ImageIndex
+	// ModuleDir is the module being released.
+	ModuleDir string
+	// Lock is the lock (nil only for a fixture module without lock/lock.json).
+	Lock *lock.Lock
+	// GOROOT is the pinned toolchain's root; GOROOT/bin/go runs go1.26.8.
+	GOROOT string
+	// Epoch is the one source date epoch (UTC). Anything written uses it, never time.Now.
+	Epoch time.Time
+	// Version and Commit identify the sources.
+	Version, Commit string
+	// Services are the released services, in release order.
+	Services []Service
+	// Log receives progress lines.
+	Log io.Writer
+}
+
+// Options are a release's inputs, all resolved at the edge (release/cmd/cairn-release or a
+// test) and passed in as values.
+type Options struct {
+	Mode      Mode
+	ModuleDir string // the module to release (absolute)
+	DistDir   string // default ModuleDir/dist
+	Services  []Service
+	Lock      *lock.Lock // may be nil for a fixture module: then Compressor must be set
+	GOROOT    string     // pinned toolchain root
+	Toolchain string     // its version, e.g. "go1.26.8" (recorded)
+	Version   string
+	Commit    string
+	Dirty     bool
+	Epoch     time.Time
+	// RequireClean refuses a dirty tree (CAIRN_REQUIRE_CLEAN=1, -require-clean; CI on tags).
+	RequireClean bool
+	// Source is the repository URL of the source annotation.
+	Source string
+	// Compressor overrides the lock's compressor (tests); zero means the lock's.
+	Compressor images.Compressor
+	// Cache stores compressed layers between runs; nil compresses every time.
+	Cache images.Cache
+	// Pass is the passthrough environment of the go builds (build.PassthroughEnv).
+	Pass []string
+	// GoBuild replaces `go build` (tests); nil runs the toolchain.
+	GoBuild build.Runner
+	// CheckLock runs first in ModeRelease (lock.Check); nil skips it.
+	CheckLock func(ctx context.Context, moduleDir string) error
+	// Steps run in ModeRelease, in order, before the swap.
+	Steps []Step
+	// Repository prefixes the docker-archive tags: <Repository>/<svc>:<version>.
+	Repository string
+	// Log receives progress lines; nil discards them.
+	Log io.Writer
+	// afterStage is a test hook run just before the swap.
+	afterStage func(staging string)
+}
+
+// DefaultSource is the repository URL written into the images' source annotation.
+const DefaultSource = "https://github.com/cairn-iot/cairn"
+
+// DefaultRepository prefixes docker-archive tags.
+const DefaultRepository = "ghcr.io/cairn-iot"
+
+// Run performs a release into a staging directory next to DistDir and swaps it in as
+// DistDir at the end. On any error DistDir is left as it was.
+func Run(ctx context.Context, o Options) (*Record, error) {
+	if err := o.defaults(); err != nil {
+		return nil, err
+	}
+	logf := func(format string, args ...any) { fmt.Fprintf(o.Log, format+"\n", args...) }
+	if o.Dirty {
+		logf("release %s: the work tree is DIRTY (tracked files differ from %s)", o.Version, o.Commit)
+		if o.RequireClean {
+			return nil, fmt.Errorf("the work tree is dirty (version %s) and a clean tree is required (CAIRN_REQUIRE_CLEAN=1); commit or stash the changes, or unset CAIRN_REQUIRE_CLEAN", o.Version)
+		}
+	}
+	if o.Mode >= ModeRelease && o.CheckLock != nil {
+		logf("checking lock/ against reality")
+		if err := o.CheckLock(ctx, o.ModuleDir); err != nil {
+			return nil, fmt.Errorf("checking the lock: %w", err)
+		}
+	}
+	unlock, err := lockDist(o.DistDir, func(msg string) { logf("%s", msg) })
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	staging, err := newStaging(o.DistDir)
+	if err != nil {
+		return nil, err
+	}
+	swapped := false
+	defer func() {
+		if !swapped {
+			os.RemoveAll(staging)
+		}
+	}()
+
+	rec, idxs, err := o.stage(ctx, staging, logf)
+	if err != nil {
+		return nil, err
+	}
+	if o.Mode >= ModeRelease {
+		st := &Stage{
+			Dir: staging, Record: rec, Indexes: idxs, ModuleDir: o.ModuleDir, Lock: o.Lock,
+			GOROOT: o.GOROOT, Epoch: o.Epoch, Version: o.Version, Commit: o.Commit,
+			Services: o.Services, Log: o.Log,
+		}
+		for i, step := range o.Steps {
+			if err := step(ctx, st); err != nil {
+				return nil, fmt.Errorf("release step %d: %w", i+1, err)
+			}
+		}
+	}
+	if o.afterStage != nil {
+		o.afterStage(staging)
+	}
+	if err := swapIn(staging, o.DistDir); err != nil {
+		return nil, err
+	}
+	swapped = true
+	logf("release %s (%s) written to %s", o.Version, o.Commit, o.DistDir)
+	return rec, nil
+}
+
+func (o *Options) defaults() error {
+	if o.Log == nil {
+		o.Log = io.Discard
+	}
+	if !filepath.IsAbs(o.ModuleDir) {
+		abs, err := filepath.Abs(o.ModuleDir)
+		if err != nil {
+			return fmt.Errorf("resolving module dir: %w", err)
+		}
+		o.ModuleDir = abs
+	}
+	if o.DistDir == "" {
+		o.DistDir = filepath.Join(o.ModuleDir, "dist")
+	}
+	if !filepath.IsAbs(o.DistDir) {
+		abs, err := filepath.Abs(o.DistDir)
+		if err != nil {
+			return fmt.Errorf("resolving dist dir: %w", err)
+		}
+		o.DistDir = abs
+	}
+	if o.Services == nil {
+		o.Services = Services
+	}
+	if o.Source == "" {
+		o.Source = DefaultSource
+	}
+	if o.Repository == "" {
+		o.Repository = DefaultRepository
+	}
+	if o.Compressor == (images.Compressor{}) {
+		if o.Lock == nil {
+			return errors.New("no lock and no compressor given: want lock/lock.json (lock.Load) or an explicit compressor")
+		}
+		o.Compressor = images.Compressor{Module: o.Lock.Compressor.Module, Version: o.Lock.Compressor.Version, Level: o.Lock.Compressor.Level}
+	}
+	if v := linkedVersion(o.Compressor.Module); v != "" && v != o.Compressor.Version {
+		return fmt.Errorf("the layer compressor %s linked into this program is %s, the lock says %s; run `go tool mage lock` after changing go.mod, or rebuild cairn-release", o.Compressor.Module, v, o.Compressor.Version)
+	}
+	if o.Epoch.IsZero() {
+		return errors.New("no epoch given: want SOURCE_DATE_EPOCH or HEAD's commit time (source.Resolve)")
+	}
+	o.Epoch = o.Epoch.UTC().Truncate(time.Second)
+	if o.Version == "" || o.Commit == "" {
+		return fmt.Errorf("version %q, commit %q: want both (source.Resolve)", o.Version, o.Commit)
+	}
+	if o.Toolchain == "" && o.Lock != nil {
+		o.Toolchain = o.Lock.Go.Version
+	}
+	seen := map[string]bool{}
+	for _, s := range o.Services {
+		if seen[s.Name] {
+			return fmt.Errorf("service %s listed twice", s.Name)
+		}
+		seen[s.Name] = true
+	}
+	return nil
+}
+
+// linkedVersion is the version of module linked into this program, "" if unknown (tests).
+func linkedVersion(module string) string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return ""
+	}
+	for _, d := range bi.Deps {
+		if d.Path == module {
+			if d.Replace != nil {
+				return d.Replace.Version
+			}
+			return d.Version
+		}
+	}
+	return ""
+}
+
+// stage builds and assembles everything below staging.
+func (o *Options) stage(ctx context.Context, staging string, logf func(string, ...any)) (*Record, map[string]v1.ImageIndex, error) {
+	rec := &Record{
+		Commit:     o.Commit,
+		Compressor: Compressor{Level: o.Compressor.Level, Module: o.Compressor.Module, Version: o.Compressor.Version},
+		Created:    o.Epoch.Format(time.RFC3339),
+		Dirty:      o.Dirty,
+		Epoch:      o.Epoch.Unix(),
+		Images:     []ImageRecord{},
+		Schema:     recordSchema,
+		Source:     o.Source,
+		Toolchain:  o.Toolchain,
+		Version:    o.Version,
+	}
+	pkgs := make([]build.Package, len(o.Services))
+	for i, s := range o.Services {
+		pkgs[i] = build.Package{Name: s.Name, Path: s.Package}
+	}
+	logf("building %d services for %d platforms with %s", len(pkgs), len(build.Targets), o.GOROOT)
+	bins, err := build.Build(ctx, build.Options{
+		GOROOT: o.GOROOT, ModuleDir: o.ModuleDir, OutDir: filepath.Join(staging, "bin"),
+		Version: o.Version, Commit: o.Commit, Packages: pkgs, Pass: o.Pass, Run: o.GoBuild,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	idxs := map[string]v1.ImageIndex{}
+	if o.Mode >= ModeImages {
+		byName := map[string][]build.Binary{}
+		for _, b := range bins {
+			byName[b.Name] = append(byName[b.Name], b)
+		}
+		var named []namedIndex
+		if err := os.MkdirAll(filepath.Join(staging, "archives"), 0o755); err != nil {
+			return nil, nil, fmt.Errorf("creating archives dir: %w", err)
+		}
+		for _, s := range o.Services {
+			ir, idx, err := o.image(s, byName[s.Name], staging)
+			if err != nil {
+				return nil, nil, fmt.Errorf("image %s: %w", s.Name, err)
+			}
+			idxs[s.Name] = idx
+			named = append(named, namedIndex{Name: s.Name, Index: idx})
+			rec.Images = append(rec.Images, ir)
+			logf("image %s %s", s.Name, ir.Index)
+		}
+		files, err := layoutFiles(named)
+		if err != nil {
+			return nil, nil, fmt.Errorf("assembling dist/oci: %w", err)
+		}
+		if err := writeTree(filepath.Join(staging, "oci"), files); err != nil {
+			return nil, nil, err
+		}
+	}
+	b, err := rec.Marshal()
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := os.WriteFile(filepath.Join(staging, RecordFile), b, 0o644); err != nil {
+		return nil, nil, fmt.Errorf("writing release record: %w", err)
+	}
+	return rec, idxs, nil
+}
+
+// image assembles one service's index, writes its archives, and returns its record.
+func (o *Options) image(s Service, bins []build.Binary, staging string) (ImageRecord, v1.ImageIndex, error) {
+	ir := ImageRecord{Name: s.Name, Service: s, Platforms: []PlatformRecord{}}
+	var ib []images.Binary
+	for _, b := range bins {
+		data, err := os.ReadFile(b.Path)
+		if err != nil {
+			return ir, nil, fmt.Errorf("reading binary: %w", err)
+		}
+		ib = append(ib, images.Binary{Platform: b.Platform, Data: data})
+	}
+	opts := []images.Option{images.WithCompressor(o.Compressor)}
+	if o.Cache != nil {
+		opts = append(opts, images.WithCache(o.Cache))
+	}
+	idx, err := images.Index(s.spec(o.Source, o.Commit, o.Version), ib, o.Epoch, opts...)
+	if err != nil {
+		return ir, nil, err
+	}
+	d, _ := idx.Digest()
+	ir.Index = d.String()
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return ir, nil, err
+	}
+	for i, desc := range im.Manifests {
+		img, err := idx.Image(desc.Digest)
+		if err != nil {
+			return ir, nil, err
+		}
+		m, err := img.Manifest()
+		if err != nil {
+			return ir, nil, err
+		}
+		pr := PlatformRecord{
+			Platform: bins[i].Platform.String(),
+			Manifest: desc.Digest.String(),
+			Config:   m.Config.Digest.String(),
+			Binary: BinaryRecord{
+				Path:   filepath.ToSlash(filepath.Join("bin", bins[i].Platform.Dir(), s.Name)),
+				SHA256: bins[i].SHA256,
+			},
+		}
+		for _, l := range m.Layers {
+			pr.Layers = append(pr.Layers, l.Digest.String())
+		}
+		ir.Platforms = append(ir.Platforms, pr)
+		da, err := dockerArchive(o.Repository+"/"+s.Name, o.Version, img)
+		if err != nil {
+			return ir, nil, err
+		}
+		p := filepath.Join(staging, "archives", fmt.Sprintf("%s_%s.docker.tar", s.Name, bins[i].Platform.Dir()))
+		if err := os.WriteFile(p, da, 0o644); err != nil {
+			return ir, nil, fmt.Errorf("writing %s: %w", p, err)
+		}
+	}
+	oa, err := ociArchive(namedIndex{Name: s.Name, Index: idx}, o.Epoch)
+	if err != nil {
+		return ir, nil, err
+	}
+	p := filepath.Join(staging, "archives", s.Name+".oci.tar")
+	if err := os.WriteFile(p, oa, 0o644); err != nil {
+		return ir, nil, fmt.Errorf("writing %s: %w", p, err)
+	}
+	return ir, idx, nil
+}
