@@ -10,14 +10,36 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"fmt"
+	"sync"
 	"time"
 )
 
-// New returns a new UUIDv7 in its canonical lower-case form.
+var (
+	mu     sync.Mutex
+	lastMs int64
+	seq    uint16
+)
+
+// New returns a new UUIDv7 in its canonical lower-case form. Within one process the ids
+// are strictly increasing: the 12 bits after the millisecond timestamp are a counter that
+// starts at a random value below 2048 each millisecond (RFC 9562, section 6.2, method 1).
 func New() string {
 	var b [16]byte
 	rand.Read(b[:]) // never fails (crypto/rand panics on an unusable source)
-	binary.BigEndian.PutUint64(b[:8], uint64(time.Now().UnixMilli())<<16|uint64(binary.BigEndian.Uint16(b[6:8])))
+	mu.Lock()
+	ms := time.Now().UnixMilli()
+	if ms <= lastMs {
+		ms, seq = lastMs, seq+1
+		if seq > 0xfff {
+			ms, seq = ms+1, 0
+		}
+	} else {
+		seq = binary.BigEndian.Uint16(b[6:8]) & 0x7ff
+	}
+	lastMs = ms
+	s := seq
+	mu.Unlock()
+	binary.BigEndian.PutUint64(b[:8], uint64(ms)<<16|uint64(s))
 	b[6] = 0x70 | b[6]&0x0f // version 7
 	b[8] = 0x80 | b[8]&0x3f // variant 10
 	return format(b)
