@@ -167,10 +167,62 @@ func Parse(b []byte) (*Lock, error) {
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, errors.New("decoding lock: unexpected data after the JSON object")
 	}
+	if err := noDuplicateKeys(b); err != nil {
+		return nil, err
+	}
 	if err := l.Validate(); err != nil {
 		return nil, err
 	}
 	return &l, nil
+}
+
+// noDuplicateKeys refuses an object that names a key twice: encoding/json keeps the last
+// value, another reader (nix's builtins.fromJSON) might keep another, and a lock must mean
+// one thing.
+func noDuplicateKeys(b []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var walk func() error
+	walk = func() error {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		switch tok {
+		case json.Delim('{'):
+			seen := map[string]bool{}
+			for dec.More() {
+				k, err := dec.Token()
+				if err != nil {
+					return err
+				}
+				key, _ := k.(string)
+				if key != strings.ToLower(key) {
+					// encoding/json matches field names case-insensitively; the lock's keys are all lowercase.
+					return fmt.Errorf("decoding lock: key %q is not lowercase", key)
+				}
+				if seen[key] {
+					return fmt.Errorf("decoding lock: key %q appears twice in one object", key)
+				}
+				seen[key] = true
+				if err := walk(); err != nil {
+					return err
+				}
+			}
+			_, err = dec.Token()
+			return err
+		case json.Delim('['):
+			for dec.More() {
+				if err := walk(); err != nil {
+					return err
+				}
+			}
+			_, err = dec.Token()
+			return err
+		}
+		return nil
+	}
+	return walk()
 }
 
 var (

@@ -94,6 +94,9 @@ func TestParseRefuses(t *testing.T) {
 		{"tools commands", edit(t, good, func(m map[string]any) { section(m, "tools")["commands"] = []string{"goreleaser", "cosign"} }), "tools.commands"},
 		{"compressor level", edit(t, good, func(m map[string]any) { section(m, "compressor")["level"] = 0 }), "compressor.level is 0"},
 		{"compressor version", edit(t, good, func(m map[string]any) { section(m, "compressor")["version"] = "latest" }), "compressor.version"},
+		{"duplicate key", bytes.Replace(good, []byte(`"schema": 1,`), []byte(`"schema": 1, "schema": 1,`), 1), `key "schema" appears twice`},
+		{"duplicate nested key", bytes.Replace(good, []byte(`"level": 6,`), []byte(`"level": 9, "level": 6,`), 1), `key "level" appears twice`},
+		{"key case", bytes.Replace(good, []byte(`"schema": 1,`), []byte(`"Schema": 1,`), 1), `key "Schema" is not lowercase`},
 		{"wrong type", edit(t, good, func(m map[string]any) { section(m, "compressor")["level"] = "6" }), "decoding lock"},
 	}
 	for _, tt := range tests {
