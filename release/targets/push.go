@@ -2,13 +2,85 @@ package targets
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/cairn-iot/cairn/release/audit"
+	"github.com/cairn-iot/cairn/release/push"
+	"github.com/cairn-iot/cairn/release/sign"
+	"github.com/cairn-iot/cairn/release/signstep"
 )
 
-// Push is not written yet.
+// Push pushes the signed release in dist/ to REGISTRY/PREFIX: every service's index, its
+// platform images, signatures and attestations to REGISTRY/PREFIX/<svc>, by digest first and
+// tags last (the version, and latest for a vX.Y.Z release). Credentials come from the Docker
+// config and its credential helpers.
 func Push(ctx context.Context, repository string) error {
-	return errors.New("push: not implemented yet")
+	if repository == "" {
+		return errors.New("push: expected a destination REGISTRY/PREFIX, e.g. `go tool mage push ghcr.io/cairn-iot`")
+	}
+	pushed, err := push.Dist(ctx, "dist", repository, push.Options{Log: os.Stdout})
+	if err != nil {
+		return fmt.Errorf("push: %w", err)
+	}
+	fmt.Printf("pushed %d images to %s\n", len(pushed), repository)
+	return nil
 }
 
-// Audit is not written yet.
-func Audit(ctx context.Context, image string) error { return errors.New("audit: not implemented yet") }
+// Audit verifies image (a registry reference by tag or digest, or oci:DIR) against the public
+// key in COSIGN_PUBLIC_KEY, else the public key of COSIGN_KEY (with COSIGN_PASSWORD), else the
+// development key .cairn/keys/cosign.pub, and prints PASS or FAIL per check. For a rebuild,
+// run `go run ./release/cmd/cairn-audit --rebuild --key KEY REF`.
+func Audit(ctx context.Context, image string) error {
+	key, from, err := auditKey(os.Getenv)
+	if err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	fmt.Printf("key:       %s\n", from)
+	r, err := audit.Audit(ctx, image, audit.Options{Key: key})
+	if err != nil {
+		return err
+	}
+	if err := r.Text(os.Stdout); err != nil {
+		return err
+	}
+	if !r.Pass {
+		return fmt.Errorf("audit of %s: FAIL (%d checks failed)", image, len(r.Failed()))
+	}
+	return nil
+}
+
+// auditKey finds the public key an audit checks against, and says where it came from.
+func auditKey(getenv func(string) string) (*ecdsa.PublicKey, string, error) {
+	if f := getenv("COSIGN_PUBLIC_KEY"); f != "" {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return nil, "", fmt.Errorf("reading COSIGN_PUBLIC_KEY: %w", err)
+		}
+		k, err := sign.ParsePublicKey(data)
+		if err != nil {
+			return nil, "", fmt.Errorf("COSIGN_PUBLIC_KEY %s: %w", f, err)
+		}
+		return k, f + " (COSIGN_PUBLIC_KEY)", nil
+	}
+	if f := getenv("COSIGN_KEY"); f != "" {
+		k, err := signstep.KeysFromEnv(getenv).Load(".", func(string, ...any) {})
+		if err != nil {
+			return nil, "", err
+		}
+		return &k.PublicKey, "the public key of " + f + " (COSIGN_KEY)", nil
+	}
+	f := filepath.Join(filepath.FromSlash(signstep.DevKeyDir), "cosign.pub")
+	data, err := os.ReadFile(f)
+	if err != nil {
+		return nil, "", fmt.Errorf("expected a public key in COSIGN_PUBLIC_KEY, COSIGN_KEY or %s, found none (%w); set COSIGN_PUBLIC_KEY to the release's cosign.pub", f, err)
+	}
+	k, err := sign.ParsePublicKey(data)
+	if err != nil {
+		return nil, "", fmt.Errorf("%s: %w", f, err)
+	}
+	return k, f + " (development key)", nil
+}

@@ -1,0 +1,520 @@
+// Package audit traces a released image back to its sources and reports PASS or FAIL per
+// check, as text and JSON, in the manner of golang.org/x/build's gorebuild.
+//
+// Given an image index (in a registry by tag or digest, or in an OCI layout) and a public
+// key, it checks, for the index and for each platform manifest:
+//
+//   - signature: a cosign simple-signing signature in sha256-<hex>.sig verifies with the key
+//     and names exactly this digest (FAIL: unsigned image, wrong key, signature for another
+//     digest);
+//   - sbom, provenance: an SPDX and a SLSA provenance v1 attestation in sha256-<hex>.att whose
+//     DSSE envelopes verify with the key and whose in-toto subject is this digest (FAIL:
+//     missing, wrong key, provenance for another digest);
+//
+// and for each platform image:
+//
+//   - layers: every layer's bytes match its digest and diff id (FAIL: tampered layer);
+//   - sbom matches binary, provenance matches binary: the Go build information embedded in
+//     each binary of the layers (toolchain, main module, every module with version and h1
+//     hash, every build setting, the file's SHA-256) equals what the index's and the
+//     platform's SBOM and provenance say, exactly.
+//
+// Optionally (Options.Rebuild) the provenance's commit is rebuilt and the index digest must
+// come out bit for bit the same. Nothing is trusted before its signature verifies.
+package audit
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
+	"github.com/cairn-iot/cairn/release/attest"
+	"github.com/cairn-iot/cairn/release/sign"
+)
+
+// Check is one verified property.
+type Check struct {
+	Name   string `json:"name"`
+	Pass   bool   `json:"pass"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// Report is the outcome of an audit.
+type Report struct {
+	Ref       string   `json:"ref"`
+	Digest    string   `json:"digest,omitempty"`
+	Commit    string   `json:"commit,omitempty"`
+	Version   string   `json:"version,omitempty"`
+	Toolchain string   `json:"toolchain,omitempty"`
+	Modules   []string `json:"modules,omitempty"`
+	Checks    []Check  `json:"checks"`
+	Pass      bool     `json:"pass"`
+}
+
+// Failed returns the failed checks.
+func (r *Report) Failed() []Check {
+	var out []Check
+	for _, c := range r.Checks {
+		if !c.Pass {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// Text writes the report for humans.
+func (r *Report) Text(w io.Writer) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "image:     %s\n", r.Ref)
+	fmt.Fprintf(&b, "digest:    %s\n", r.Digest)
+	fmt.Fprintf(&b, "commit:    %s\n", r.Commit)
+	fmt.Fprintf(&b, "version:   %s\n", r.Version)
+	fmt.Fprintf(&b, "toolchain: %s\n", r.Toolchain)
+	fmt.Fprintf(&b, "modules:   %d\n", len(r.Modules))
+	for _, m := range r.Modules {
+		fmt.Fprintf(&b, "  %s\n", m)
+	}
+	for _, c := range r.Checks {
+		if c.Pass {
+			fmt.Fprintf(&b, "PASS %s\n", c.Name)
+		} else {
+			fmt.Fprintf(&b, "FAIL %s: %s\n", c.Name, c.Reason)
+		}
+	}
+	if r.Pass {
+		b.WriteString("PASS\n")
+	} else {
+		fmt.Fprintf(&b, "FAIL (%d of %d checks failed)\n", len(r.Failed()), len(r.Checks))
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// JSON writes the report as indented JSON.
+func (r *Report) JSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// Rebuilder rebuilds the release at commit (version, epoch as the provenance records) and
+// returns the digest of the index of service name.
+type Rebuilder func(ctx context.Context, b RebuildInput) (v1.Hash, error)
+
+// RebuildInput is what the provenance says about the build to repeat.
+type RebuildInput struct {
+	Name       string
+	Repository string
+	Commit     string
+	Version    string
+	Epoch      string // seconds, as recorded
+}
+
+// Options configure an audit.
+type Options struct {
+	// Key is the public key the signatures and attestations must verify with.
+	Key *ecdsa.PublicKey
+	// Remote are extra go-containerregistry options; the default keychain is always set.
+	Remote []remote.Option
+	// NameOptions parse registry references (name.Insecure for a plain-HTTP registry).
+	NameOptions []name.Option
+	// Rebuild, when set, rebuilds the provenance's commit and compares the index digest.
+	Rebuild Rebuilder
+}
+
+// source is where an image and its cosign tags are read from.
+type source interface {
+	index() (v1.ImageIndex, error)
+	// image returns the image tagged tag beside the index, nil if there is none.
+	image(tag string) (v1.Image, error)
+}
+
+// Audit checks the image named ref. The error is for an audit that cannot start (a
+// malformed reference); everything about the image itself is a Check in the report.
+func Audit(ctx context.Context, ref string, o Options) (*Report, error) {
+	if o.Key == nil {
+		return nil, errors.New("audit: expected a public key, found none; pass --key or set COSIGN_PUBLIC_KEY")
+	}
+	src, err := Open(ctx, ref, o)
+	if err != nil {
+		return nil, err
+	}
+	r := &Report{Ref: ref}
+	a := &auditor{r: r, key: o.Key, src: src}
+	a.run(ctx, o)
+	r.Pass = len(r.Checks) > 0 && len(r.Failed()) == 0
+	return r, nil
+}
+
+// Open parses ref: "oci:DIR", "oci:DIR:NAME", a directory holding an OCI layout, or a
+// registry reference by tag or digest.
+func Open(ctx context.Context, ref string, o Options) (source, error) {
+	if dir, ok := strings.CutPrefix(ref, "oci:"); ok {
+		nameInLayout := ""
+		if _, err := os.Stat(filepath.Join(dir, "oci-layout")); err != nil {
+			if i := strings.LastIndex(dir, ":"); i > 0 {
+				dir, nameInLayout = dir[:i], dir[i+1:]
+			}
+		}
+		return openLayout(dir, nameInLayout)
+	}
+	if fi, err := os.Stat(filepath.Join(ref, "oci-layout")); err == nil && !fi.IsDir() {
+		return openLayout(ref, "")
+	}
+	r, err := name.ParseReference(ref, o.NameOptions...)
+	if err != nil {
+		return nil, fmt.Errorf("audit: expected an image reference (REGISTRY/REPO:TAG, REGISTRY/REPO@sha256:..., oci:DIR), found %q: %w", ref, err)
+	}
+	ropts := append([]remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain)}, o.Remote...)
+	return &registry{ref: r, opts: ropts}, nil
+}
+
+type layoutSource struct {
+	l    *sign.Layout
+	name string
+}
+
+func openLayout(dir, nameInLayout string) (source, error) {
+	l, err := sign.OpenLayout(dir)
+	if err != nil {
+		return nil, fmt.Errorf("audit: %w", err)
+	}
+	return &layoutSource{l: l, name: nameInLayout}, nil
+}
+
+func (s *layoutSource) index() (v1.ImageIndex, error)      { return s.l.Index(s.name) }
+func (s *layoutSource) image(tag string) (v1.Image, error) { return s.l.Image(tag) }
+
+type registry struct {
+	ref  name.Reference
+	opts []remote.Option
+}
+
+func (s *registry) index() (v1.ImageIndex, error) { return remote.Index(s.ref, s.opts...) }
+
+func (s *registry) image(tag string) (v1.Image, error) {
+	img, err := remote.Image(s.ref.Context().Tag(tag), s.opts...)
+	var te *transport.Error
+	if errors.As(err, &te) && te.StatusCode == 404 {
+		return nil, nil
+	}
+	return img, err
+}
+
+type auditor struct {
+	r   *Report
+	key *ecdsa.PublicKey
+	src source
+}
+
+func (a *auditor) check(name string, err error) bool {
+	c := Check{Name: name, Pass: err == nil}
+	if err != nil {
+		c.Reason = err.Error()
+	}
+	a.r.Checks = append(a.r.Checks, c)
+	return err == nil
+}
+
+// evidence is what verified about one subject.
+type evidence struct {
+	name string // the statements' subject name, the service
+	sbom *attest.SPDX
+	prov *attest.Provenance
+}
+
+func (a *auditor) run(ctx context.Context, o Options) {
+	idx, err := a.src.index()
+	if err != nil {
+		a.check("index", fmt.Errorf("reading the image index: %w", err))
+		return
+	}
+	d, err := idx.Digest()
+	if err != nil {
+		a.check("index", err)
+		return
+	}
+	a.r.Digest = d.String()
+	m, err := idx.IndexManifest()
+	if !a.check("index", err) {
+		return
+	}
+	top := a.subject("index", d)
+	if top.prov != nil {
+		ep := top.prov.BuildDefinition.ExternalParameters
+		a.r.Commit, a.r.Version = ep.Commit, ep.Version
+	}
+	mods := map[string]bool{}
+	for _, desc := range m.Manifests {
+		plat := "unknown"
+		if desc.Platform != nil {
+			plat = desc.Platform.String()
+		}
+		ev := a.subject(plat, desc.Digest)
+		img, err := idx.Image(desc.Digest)
+		if err != nil {
+			a.check(plat+" layers", err)
+			continue
+		}
+		bins, err := attest.ReadBinaries(img)
+		if err == nil && len(bins) == 0 {
+			err = errors.New("expected a Go binary in the layers, found none")
+		}
+		if !a.check(plat+" layers", err) {
+			continue
+		}
+		have := attest.Describe(bins)
+		for _, b := range have {
+			a.r.Toolchain = b.GoVersion
+			for _, mod := range b.Modules {
+				mods[mod] = true
+			}
+		}
+		a.check(plat+" sbom matches binary", compareDocs("SBOM", have, top.sbom, ev.sbom, func(s *attest.SPDX) ([]attest.SBOMBinary, error) { return s.Binaries() }))
+		a.check(plat+" provenance matches binary", compareDocs("provenance", have, top.prov, ev.prov, func(p *attest.Provenance) ([]attest.SBOMBinary, error) { return p.Binaries() }))
+	}
+	for mod := range mods {
+		a.r.Modules = append(a.r.Modules, mod)
+	}
+	sort.Strings(a.r.Modules)
+	if o.Rebuild != nil {
+		a.rebuild(ctx, o.Rebuild, top, d)
+	}
+}
+
+func (a *auditor) rebuild(ctx context.Context, rb Rebuilder, top evidence, want v1.Hash) {
+	if top.prov == nil {
+		a.check("rebuild", errors.New("no verified provenance to rebuild from"))
+		return
+	}
+	ep := top.prov.BuildDefinition.ExternalParameters
+	svc := top.name
+	got, err := rb(ctx, RebuildInput{Name: svc, Repository: ep.Repository, Commit: ep.Commit, Version: ep.Version, Epoch: top.prov.BuildDefinition.InternalParameters["epoch"]})
+	if err == nil && got != want {
+		err = fmt.Errorf("rebuilding %s at %s gave index %s, the image is %s: not reproducible from its sources", svc, ep.Commit, got, want)
+	}
+	a.check("rebuild", err)
+}
+
+// compareDocs checks that what the index-level and subject-level documents say about the
+// platform's binaries equals what the binaries say.
+func compareDocs[D any](kind string, have []attest.SBOMBinary, top, own *D, read func(*D) ([]attest.SBOMBinary, error)) error {
+	if top == nil || own == nil {
+		return fmt.Errorf("no verified %s to compare with", kind)
+	}
+	plat := ""
+	if len(have) > 0 {
+		plat = have[0].Platform
+	}
+	for _, doc := range []*D{top, own} {
+		said, err := read(doc)
+		if err != nil {
+			return err
+		}
+		var mine []attest.SBOMBinary
+		for _, b := range said {
+			if b.Platform == plat {
+				mine = append(mine, b)
+			}
+		}
+		if err := diffBinaries(have, mine); err != nil {
+			return fmt.Errorf("the %s disagrees with the binary: %w", kind, err)
+		}
+	}
+	return nil
+}
+
+func diffBinaries(have, said []attest.SBOMBinary) error {
+	if len(have) != len(said) {
+		return fmt.Errorf("the image has %d Go binaries, the document lists %d", len(have), len(said))
+	}
+	sort.Slice(said, func(i, j int) bool { return said[i].Path < said[j].Path })
+	for i, h := range have {
+		s := said[i]
+		switch {
+		case h.Path != s.Path:
+			return fmt.Errorf("binary %s is not in the document (found %s)", h.Path, s.Path)
+		case h.SHA256 != s.SHA256:
+			return fmt.Errorf("%s: sha256 %s, the document says %s", h.Path, h.SHA256, s.SHA256)
+		case h.GoVersion != s.GoVersion:
+			return fmt.Errorf("%s: built with %s, the document says %s", h.Path, h.GoVersion, s.GoVersion)
+		case h.Main != s.Main:
+			return fmt.Errorf("%s: main module %s, the document says %s", h.Path, h.Main, s.Main)
+		}
+		if err := diffLists("build setting", h.Settings, s.Settings); err != nil {
+			return fmt.Errorf("%s: %w", h.Path, err)
+		}
+		if err := diffLists("module", h.Modules, s.Modules); err != nil {
+			return fmt.Errorf("%s: %w", h.Path, err)
+		}
+	}
+	return nil
+}
+
+func diffLists(what string, have, said []string) error {
+	hs, ss := map[string]bool{}, map[string]bool{}
+	for _, x := range have {
+		hs[x] = true
+	}
+	for _, x := range said {
+		ss[x] = true
+	}
+	var onlyBinary, onlyDoc []string
+	for _, x := range have {
+		if !ss[x] {
+			onlyBinary = append(onlyBinary, x)
+		}
+	}
+	for _, x := range said {
+		if !hs[x] {
+			onlyDoc = append(onlyDoc, x)
+		}
+	}
+	if len(onlyBinary)+len(onlyDoc) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%ss differ: the binary has [%s], the document says [%s]", what, strings.Join(onlyBinary, "; "), strings.Join(onlyDoc, "; "))
+}
+
+// subject verifies the signature and the attestations of digest, adding checks named
+// "<label> signature", "<label> sbom" and "<label> provenance".
+func (a *auditor) subject(label string, d v1.Hash) evidence {
+	a.check(label+" signature", a.verifySignature(d))
+	var ev evidence
+	stmts, err := a.attestations(d)
+	if err != nil {
+		a.check(label+" sbom", err)
+		a.check(label+" provenance", err)
+		return ev
+	}
+	if st, err := pick(stmts, attest.SPDXPredicateType, d); a.check(label+" sbom", err) {
+		var doc attest.SPDX
+		if err := json.Unmarshal(st.Predicate, &doc); a.check(label+" sbom readable", err) {
+			ev.sbom = &doc
+		}
+	}
+	if st, err := pick(stmts, attest.ProvenancePredicateType, d); a.check(label+" provenance", err) {
+		p, err := attest.ParseProvenance(st.Predicate)
+		if a.check(label+" provenance readable", err) {
+			ev.prov = p
+			if len(st.Subject) > 0 {
+				ev.name = st.Subject[0].Name
+			}
+		}
+	}
+	return ev
+}
+
+func (a *auditor) verifySignature(d v1.Hash) error {
+	tag := sign.Tag(d, sign.SignatureSuffix)
+	img, err := a.src.image(tag)
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", tag, err)
+	}
+	if img == nil {
+		return fmt.Errorf("unsigned image: no signature %s for %s", tag, d)
+	}
+	layers, err := sign.Layers(img)
+	if err != nil {
+		return err
+	}
+	var other []string
+	verified := 0
+	for _, l := range layers {
+		if l.MediaType != sign.SimpleSigningMediaType {
+			continue
+		}
+		sig, err := decodeB64(l.Annotations[sign.SignatureAnnotation])
+		if err != nil || !sign.VerifyBytes(a.key, l.Payload, sig) {
+			continue
+		}
+		verified++
+		ss, err := sign.ParseSimpleSigning(l.Payload)
+		if err != nil {
+			return err
+		}
+		if ss.Critical.Image.DockerManifestDigest == d.String() {
+			return nil
+		}
+		other = append(other, ss.Critical.Image.DockerManifestDigest)
+	}
+	if verified == 0 {
+		return fmt.Errorf("signature does not verify: none of the %d signatures in %s was made by the given key (wrong key, or a tampered signature)", len(layers), tag)
+	}
+	return fmt.Errorf("signature is for another digest: it signs %s, the image is %s", strings.Join(other, ", "), d)
+}
+
+// attestations returns the verified in-toto statements attached to d.
+func (a *auditor) attestations(d v1.Hash) ([]*attest.Statement, error) {
+	tag := sign.Tag(d, sign.AttestationSuffix)
+	img, err := a.src.image(tag)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", tag, err)
+	}
+	if img == nil {
+		return nil, fmt.Errorf("no attestations: %s is missing for %s", tag, d)
+	}
+	layers, err := sign.Layers(img)
+	if err != nil {
+		return nil, err
+	}
+	var out []*attest.Statement
+	bad := 0
+	for _, l := range layers {
+		if l.MediaType != sign.DSSEMediaType {
+			continue
+		}
+		typ, payload, err := sign.VerifyEnvelope(a.key, l.Payload)
+		if err != nil || typ != sign.InTotoPayloadType {
+			bad++
+			continue
+		}
+		st, err := attest.ParseStatement(payload)
+		if err != nil {
+			bad++
+			continue
+		}
+		out = append(out, st)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("attestations do not verify: none of the %d attestations in %s was signed by the given key", bad, tag)
+	}
+	return out, nil
+}
+
+// pick returns the verified statement of predicateType about d.
+func pick(stmts []*attest.Statement, predicateType string, d v1.Hash) (*attest.Statement, error) {
+	var others []string
+	found := false
+	for _, st := range stmts {
+		if st.PredicateType != predicateType {
+			continue
+		}
+		found = true
+		if st.About(d) {
+			return st, nil
+		}
+		for _, s := range st.Subject {
+			for alg, hex := range s.Digest {
+				others = append(others, alg+":"+hex)
+			}
+		}
+	}
+	if !found {
+		return nil, fmt.Errorf("no verified %s attestation", predicateType)
+	}
+	return nil, fmt.Errorf("the %s attestation is for another digest: its subject is %s, the image is %s", predicateType, strings.Join(others, ", "), d)
+}

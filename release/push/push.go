@@ -1,0 +1,211 @@
+// Package push copies a signed release from dist/ to a registry: for every service, the
+// image index, its platform images, and the cosign signatures and attestations of each, to
+// REGISTRY/PREFIX/<svc>.
+//
+// Order is what makes a failed push harmless: everything is written by digest first (blobs,
+// platform manifests, the index, the signature and attestation images), and tags last (the
+// cosign sha256-<hex>.sig/.att tags, then the version tag, then latest). A push that fails
+// part way leaves no tag pointing at a partial image; pushing again completes it, and pushing
+// the same release twice changes nothing (every write is by content).
+//
+// Tags: every image gets its release version as tag; `latest` is moved only for a plain
+// release version vMAJOR.MINOR.PATCH (no pre-release, no -dirty, no git describe suffix),
+// so a development push never moves latest.
+package push
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/cairn-iot/cairn/release/sign"
+)
+
+// Backoff is the retry schedule of transient registry errors: 1s, 2s, 4s, 8s, 16s.
+var Backoff = remote.Backoff{Duration: time.Second, Factor: 2, Jitter: 0.1, Steps: 5}
+
+// RetryStatusCodes are the HTTP statuses retried as transient.
+var RetryStatusCodes = []int{
+	http.StatusRequestTimeout, http.StatusTooManyRequests, http.StatusInternalServerError,
+	http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout,
+}
+
+// Options configure a push.
+type Options struct {
+	// Remote are extra go-containerregistry options (transport, auth); the default keychain
+	// and the retry policy are always set first.
+	Remote []remote.Option
+	// NameOptions parse the destination (name.Insecure for a plain-HTTP test registry).
+	NameOptions []name.Option
+	// Log receives progress lines; nil discards them.
+	Log io.Writer
+}
+
+// Pushed is what was pushed for one service.
+type Pushed struct {
+	Service string
+	Ref     string // REGISTRY/PREFIX/<svc>@sha256:...
+	Tags    []string
+}
+
+// record is the part of dist/release.json a push needs.
+type record struct {
+	Version string `json:"version"`
+	Dirty   bool   `json:"dirty"`
+	Images  []struct {
+		Name  string `json:"name"`
+		Index string `json:"index"`
+	} `json:"images"`
+}
+
+var releaseVersion = regexp.MustCompile(`^v[0-9]+\.[0-9]+\.[0-9]+$`)
+
+// Tags returns the tags a release of version gets: the version, and latest for a plain
+// release version.
+func Tags(version string) []string {
+	tags := []string{version}
+	if releaseVersion.MatchString(version) {
+		tags = append(tags, "latest")
+	}
+	return tags
+}
+
+// Dist pushes the signed release in distDir (release.json and cosign/<svc>) to prefix
+// (REGISTRY/PREFIX): each service to prefix/<svc>.
+func Dist(ctx context.Context, distDir, prefix string, o Options) ([]Pushed, error) {
+	data, err := os.ReadFile(filepath.Join(distDir, "release.json"))
+	if err != nil {
+		return nil, fmt.Errorf("reading the release record: %w; run `go tool mage release` first", err)
+	}
+	var rec record
+	if err := json.Unmarshal(data, &rec); err != nil {
+		return nil, fmt.Errorf("reading the release record: %w", err)
+	}
+	if len(rec.Images) == 0 {
+		return nil, fmt.Errorf("reading the release record: expected images in %s, found none; run `go tool mage release`", filepath.Join(distDir, "release.json"))
+	}
+	// Check everything is there before the first byte goes out.
+	type job struct {
+		svc  string
+		lay  *sign.Layout
+		repo name.Repository
+	}
+	var jobs []job
+	for _, img := range rec.Images {
+		lay, err := sign.OpenLayout(filepath.Join(distDir, "cosign", img.Name))
+		if err != nil {
+			return nil, fmt.Errorf("pushing %s: %w; the release is not signed (run `go tool mage release`)", img.Name, err)
+		}
+		idx, err := lay.Index(img.Name)
+		if err != nil {
+			return nil, fmt.Errorf("pushing %s: %w", img.Name, err)
+		}
+		if d, err := idx.Digest(); err != nil || d.String() != img.Index {
+			return nil, fmt.Errorf("pushing %s: dist/cosign/%s holds index %v, release.json says %s; rerun `go tool mage release`", img.Name, img.Name, d, img.Index)
+		}
+		repo, err := name.NewRepository(prefix+"/"+img.Name, o.NameOptions...)
+		if err != nil {
+			return nil, fmt.Errorf("pushing %s: expected a destination REGISTRY/PREFIX, found %q: %w", img.Name, prefix, err)
+		}
+		jobs = append(jobs, job{img.Name, lay, repo})
+	}
+	var out []Pushed
+	for _, j := range jobs {
+		p, err := Image(ctx, j.lay, j.svc, j.repo, Tags(rec.Version), o)
+		if err != nil {
+			return out, err
+		}
+		out = append(out, *p)
+	}
+	return out, nil
+}
+
+// Image pushes the index named svc in lay with the evidence stored beside it to repo, by
+// digest first and tags last.
+func Image(ctx context.Context, lay *sign.Layout, svc string, repo name.Repository, tags []string, o Options) (*Pushed, error) {
+	logf := func(format string, args ...any) {
+		if o.Log != nil {
+			fmt.Fprintf(o.Log, format+"\n", args...)
+		}
+	}
+	ropts := append([]remote.Option{
+		remote.WithContext(ctx),
+		remote.WithAuthFromKeychain(authn.DefaultKeychain),
+		remote.WithRetryBackoff(Backoff),
+		remote.WithRetryStatusCodes(RetryStatusCodes...),
+	}, o.Remote...)
+	idx, err := lay.Index(svc)
+	if err != nil {
+		return nil, fmt.Errorf("pushing %s: %w", svc, err)
+	}
+	d, err := idx.Digest()
+	if err != nil {
+		return nil, fmt.Errorf("pushing %s: %w", svc, err)
+	}
+	m, err := idx.IndexManifest()
+	if err != nil {
+		return nil, fmt.Errorf("pushing %s: %w", svc, err)
+	}
+	subjects := []v1.Hash{d}
+	for _, desc := range m.Manifests {
+		subjects = append(subjects, desc.Digest)
+	}
+	// 1. The index with its platform images and blobs, by digest.
+	if err := remote.WriteIndex(repo.Digest(d.String()), idx, ropts...); err != nil {
+		return nil, fmt.Errorf("pushing %s index %s: %w", svc, d, err)
+	}
+	// 2. Signatures and attestations, by digest.
+	type tagged struct {
+		tag string
+		img v1.Image
+	}
+	var evidence []tagged
+	for _, s := range subjects {
+		for _, suffix := range []string{sign.SignatureSuffix, sign.AttestationSuffix} {
+			tag := sign.Tag(s, suffix)
+			img, err := lay.Image(tag)
+			if err != nil {
+				return nil, fmt.Errorf("pushing %s: reading %s: %w", svc, tag, err)
+			}
+			if img == nil {
+				if s == d {
+					return nil, fmt.Errorf("pushing %s: the layout has no %s; the release is not signed (run `go tool mage release`)", svc, tag)
+				}
+				continue
+			}
+			ed, err := img.Digest()
+			if err != nil {
+				return nil, fmt.Errorf("pushing %s: %w", svc, err)
+			}
+			if err := remote.Write(repo.Digest(ed.String()), img, ropts...); err != nil {
+				return nil, fmt.Errorf("pushing %s %s: %w", svc, tag, err)
+			}
+			evidence = append(evidence, tagged{tag, img})
+		}
+	}
+	// 3. Tags, last: the cosign tags, then the release tags.
+	for _, e := range evidence {
+		if err := remote.Tag(repo.Tag(e.tag), e.img, ropts...); err != nil {
+			return nil, fmt.Errorf("tagging %s:%s: %w", repo, e.tag, err)
+		}
+	}
+	for _, t := range tags {
+		if err := remote.Tag(repo.Tag(t), idx, ropts...); err != nil {
+			return nil, fmt.Errorf("tagging %s:%s: %w", repo, t, err)
+		}
+	}
+	ref := repo.Digest(d.String()).String()
+	logf("pushed %s (tags %v) with %d signatures and attestations", ref, tags, len(evidence))
+	return &Pushed{Service: svc, Ref: ref, Tags: tags}, nil
+}
