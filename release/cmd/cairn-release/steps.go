@@ -1,6 +1,9 @@
 package main
 
-import "github.com/cairn-iot/cairn/release"
+import (
+	"github.com/cairn-iot/cairn/release"
+	"github.com/cairn-iot/cairn/release/signstep"
+)
 
 // steps returns the release steps, run in order after the images are assembled and
 // dist/release.json is written, before the staging directory is swapped in as dist/ (see
@@ -10,5 +13,6 @@ import "github.com/cairn-iot/cairn/release"
 // read it here, at the edge, and pass values into the step.
 func steps(getenv func(string) string) ([]release.Step, error) {
 	var s []release.Step
+	s = append(s, signstep.Step(signstep.KeysFromEnv(getenv)))
 	return s, nil
 }
