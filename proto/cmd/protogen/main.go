@@ -1,25 +1,18 @@
-// Command protogen regenerates the Go code for proto/ in place (temporary bootstrap; mage proto wraps it).
+// Command protogen regenerates the Go code for proto/ in place. It predates the mage targets
+// and is kept for scripts that call it; `go tool mage proto` is the same thing.
 package main
 
 import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"github.com/cairn-iot/cairn/proto/generate"
 )
 
 func main() {
-	files, err := generate.Generate(context.Background(), "proto", generate.GoTool("."))
-	if err != nil {
+	if _, err := generate.Write(context.Background(), "proto", generate.GoTool(".")); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
-	}
-	for name, b := range files {
-		if err := os.WriteFile(filepath.Join("proto", name), b, 0o644); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
 	}
 }
