@@ -131,4 +131,3 @@ func Generate(ctx context.Context, protoDir string, plugin Plugin) (map[string][
 	}
 	return generated, nil
 }
-
