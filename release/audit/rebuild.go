@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -56,9 +57,9 @@ func GitRebuilder(repoDir string, log io.Writer) Rebuilder {
 		}
 		dist := filepath.Join(tmp, "dist")
 		cmd := exec.CommandContext(ctx, filepath.Join(goroot, "bin", "go"), "run", "./release/cmd/cairn-release",
-			"-mode", "images", "-dist", dist, "-version", in.Version, "-commit", in.Commit, "-epoch", in.Epoch)
+			"-mode", "images", "-dist", dist, "-version", in.Version, "-commit", in.Commit, "-epoch", in.Epoch, "-goroot", goroot)
 		cmd.Dir = wt
-		cmd.Env = append(os.Environ(), "GOTOOLCHAIN=local", "GOFLAGS=-mod=readonly")
+		cmd.Env = assemblerEnv(os.Environ())
 		cmd.Stdout, cmd.Stderr = log, log
 		if err := cmd.Run(); err != nil {
 			return v1.Hash{}, fmt.Errorf("rebuilding %s at %s: %w", in.Name, in.Commit, err)
@@ -83,4 +84,22 @@ func GitRebuilder(repoDir string, log io.Writer) Rebuilder {
 		}
 		return v1.Hash{}, fmt.Errorf("rebuilding: the rebuilt release has no image %s", in.Name)
 	}
+}
+
+// assemblerEnv is env without the variables that change how cairn-release is compiled, then
+// those set explicitly, as release/targets runs it.
+func assemblerEnv(env []string) []string {
+	drop := map[string]bool{
+		"GOOS": true, "GOARCH": true, "GOARM": true, "GOAMD64": true, "GO386": true,
+		"CGO_ENABLED": true, "GOTOOLCHAIN": true, "GOFLAGS": true, "GOEXPERIMENT": true,
+		"GODEBUG": true, "GOWORK": true, "CC": true, "CXX": true, "GOROOT": true,
+	}
+	var out []string
+	for _, kv := range env {
+		k, _, _ := strings.Cut(kv, "=")
+		if !drop[k] {
+			out = append(out, kv)
+		}
+	}
+	return append(out, "CGO_ENABLED=0", "GOTOOLCHAIN=local", "GOFLAGS=-mod=readonly", "GOWORK=off", "GOEXPERIMENT=", "GODEBUG=")
 }

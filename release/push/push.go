@@ -50,6 +50,8 @@ type Options struct {
 	NameOptions []name.Option
 	// Log receives progress lines; nil discards them.
 	Log io.Writer
+	// Backoff overrides the retry schedule (tests); zero means Backoff.
+	Backoff remote.Backoff
 }
 
 // Pushed is what was pushed for one service.
@@ -139,10 +141,14 @@ func Image(ctx context.Context, lay *sign.Layout, svc string, repo name.Reposito
 			fmt.Fprintf(o.Log, format+"\n", args...)
 		}
 	}
+	backoff := Backoff
+	if o.Backoff.Steps > 0 {
+		backoff = o.Backoff
+	}
 	ropts := append([]remote.Option{
 		remote.WithContext(ctx),
 		remote.WithAuthFromKeychain(authn.DefaultKeychain),
-		remote.WithRetryBackoff(Backoff),
+		remote.WithRetryBackoff(backoff),
 		remote.WithRetryStatusCodes(RetryStatusCodes...),
 	}, o.Remote...)
 	idx, err := lay.Index(svc)
