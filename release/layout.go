@@ -170,9 +170,10 @@ func ociArchive(ni namedIndex, epoch time.Time) ([]byte, error) {
 }
 
 // dockerArchive returns the docker-archive (`docker load` format, single platform) of img,
-// tagged repo:tag. go-containerregistry's tarball writer is deterministic: fixed entry order,
-// mode 0644, zero mtime.
-func dockerArchive(repo, tag string, img v1.Image) ([]byte, error) {
+// tagged repo:tag. go-containerregistry's tarball writer fixes the entry order and modes;
+// its entries are then rewritten with mtime = epoch, owner 0:0 and USTAR format, like every
+// other archive of the release.
+func dockerArchive(repo, tag string, img v1.Image, epoch time.Time) ([]byte, error) {
 	ref, err := name.NewTag(repo+":"+tag, name.WeakValidation)
 	if err != nil {
 		return nil, fmt.Errorf("tag %s:%s: %w (want a version usable as an image tag)", repo, tag, err)
@@ -181,5 +182,27 @@ func dockerArchive(repo, tag string, img v1.Image) ([]byte, error) {
 	if err := tarball.Write(ref, img, &buf); err != nil {
 		return nil, fmt.Errorf("writing docker-archive of %s: %w", ref, err)
 	}
-	return buf.Bytes(), nil
+	var out bytes.Buffer
+	tr := tar.NewReader(&buf)
+	tw := tar.NewWriter(&out)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("rewriting docker-archive of %s: %w", ref, err)
+		}
+		nh := &tar.Header{Name: h.Name, Typeflag: h.Typeflag, Mode: h.Mode, Size: h.Size, ModTime: epoch, Format: tar.FormatUSTAR}
+		if err := tw.WriteHeader(nh); err != nil {
+			return nil, fmt.Errorf("rewriting docker-archive of %s: %w", ref, err)
+		}
+		if _, err := io.Copy(tw, tr); err != nil {
+			return nil, fmt.Errorf("rewriting docker-archive of %s: %w", ref, err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return nil, fmt.Errorf("rewriting docker-archive of %s: %w", ref, err)
+	}
+	return out.Bytes(), nil
 }

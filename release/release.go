@@ -356,7 +356,7 @@ func (o *Options) image(s Service, bins []build.Binary, staging string) (ImageRe
 			pr.Layers = append(pr.Layers, l.Digest.String())
 		}
 		ir.Platforms = append(ir.Platforms, pr)
-		da, err := dockerArchive(o.Repository+"/"+s.Name, o.Version, img)
+		da, err := dockerArchive(o.Repository+"/"+s.Name, o.Version, img, o.Epoch)
 		if err != nil {
 			return ir, nil, err
 		}

@@ -1,0 +1,240 @@
+package release_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cairn-iot/cairn/images"
+	"github.com/cairn-iot/cairn/lock"
+	"github.com/cairn-iot/cairn/release"
+)
+
+// repoRoot is the module root, two levels up from test/release.
+func repoRoot(t testing.TB) string {
+	t.Helper()
+	abs, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return abs
+}
+
+// pinnedVersion is the lock's Go version (the shared contract).
+const pinnedVersion = "go1.26.8"
+
+var (
+	gorootOnce sync.Once
+	gorootDir  string
+	gorootErr  error
+)
+
+// pinnedGOROOT returns the lock's toolchain (lock.Toolchain), the one every release uses,
+// so the tests share mage's build cache.
+func pinnedGOROOT(t testing.TB) string {
+	t.Helper()
+	gorootOnce.Do(func() {
+		l, err := lock.Load(filepath.Join(repoRoot(t), filepath.FromSlash(lock.File)))
+		if err == nil {
+			gorootDir, err = lock.Toolchain(context.Background(), l)
+		}
+		if err != nil && runtime.Version() == pinnedVersion {
+			// The lock is being rewritten (or the proxy is unreachable): the Go running
+			// this test is the pinned version, so its GOROOT builds the same bytes.
+			fmt.Fprintf(os.Stderr, "test/release: lock.Toolchain: %v; using this test's own %s at %s\n", err, runtime.Version(), runtime.GOROOT())
+			gorootDir, err = runtime.GOROOT(), nil
+		}
+		gorootErr = err
+	})
+	if gorootErr != nil {
+		t.Fatalf("getting the pinned toolchain: %v", gorootErr)
+	}
+	return gorootDir
+}
+
+var (
+	cliOnce sync.Once
+	cliPath string
+	cliErr  error
+	cliDir  string
+)
+
+// cli builds cairn-release once with the pinned toolchain, as `go tool mage` runs it.
+func cli(t testing.TB) string {
+	t.Helper()
+	goroot := pinnedGOROOT(t)
+	cliOnce.Do(func() {
+		cliDir, cliErr = os.MkdirTemp("", "cairn-release-test-")
+		if cliErr != nil {
+			return
+		}
+		cliPath = filepath.Join(cliDir, "cairn-release")
+		cmd := exec.Command(filepath.Join(goroot, "bin", "go"), "build", "-o", cliPath, "./release/cmd/cairn-release")
+		cmd.Dir = repoRoot(t)
+		cmd.Env = append(os.Environ(), "GOTOOLCHAIN=local", "GOFLAGS=-mod=readonly", "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			cliErr = fmt.Errorf("building cairn-release: %v\n%s", err, out)
+		}
+	})
+	if cliErr != nil {
+		t.Fatal(cliErr)
+	}
+	return cliPath
+}
+
+// fixtureServices is the fixture module's one service.
+var fixtureServices = []release.Service{
+	{Name: "hello", Package: "./cmd/hello", Ports: []string{"8080/tcp"}, DataDirs: []string{"/var/lib/hello"}},
+}
+
+// Fixed identity of fixture releases.
+const (
+	fixtureVersion = "v0.0.0-fixture"
+	fixtureCommit  = "0123456789abcdef0123456789abcdef01234567"
+	fixtureEpoch   = 1700000000
+)
+
+// copyFixture copies testdata/fixture into a new directory below parent and returns it.
+func copyFixture(t testing.TB, parent string) string {
+	t.Helper()
+	dst := filepath.Join(parent, "fixture")
+	err := filepath.Walk(filepath.Join("testdata", "fixture"), func(p string, info os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(filepath.Join("testdata", "fixture"), p)
+		if info.IsDir() {
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dst, rel), b, 0o644)
+	})
+	if err != nil {
+		t.Fatalf("copying the fixture: %v", err)
+	}
+	return dst
+}
+
+// fixtureOptions are the in-process release options of the fixture module in dir.
+func fixtureOptions(t testing.TB, dir string) release.Options {
+	return release.Options{
+		Mode:       release.ModeImages,
+		ModuleDir:  dir,
+		Services:   fixtureServices,
+		GOROOT:     pinnedGOROOT(t),
+		Toolchain:  runtimeVersion(t),
+		Version:    fixtureVersion,
+		Commit:     fixtureCommit,
+		Epoch:      time.Unix(fixtureEpoch, 0),
+		Compressor: images.DefaultCompressor,
+		Pass:       passEnv(t),
+	}
+}
+
+func runtimeVersion(t testing.TB) string {
+	b, err := os.ReadFile(filepath.Join(pinnedGOROOT(t), "VERSION"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, _, _ := strings.Cut(string(b), "\n")
+	return v
+}
+
+// passEnv is the build passthrough environment of the test process.
+func passEnv(t testing.TB) []string {
+	var env []string
+	for _, k := range []string{"PATH", "HOME", "GOCACHE", "GOMODCACHE", "GOPROXY"} {
+		if v, ok := os.LookupEnv(k); ok {
+			env = append(env, k+"="+v)
+		}
+	}
+	return env
+}
+
+var (
+	fixtureOnce sync.Once
+	fixtureDist string
+	fixtureMod  string
+	fixtureErr  error
+	fixtureBase string
+)
+
+// fixtureRelease releases the fixture module once per test binary and returns the module
+// dir and its dist/. Tests must not modify them.
+func fixtureRelease(t testing.TB) (moduleDir, dist string) {
+	t.Helper()
+	pinnedGOROOT(t)
+	fixtureOnce.Do(func() {
+		fixtureBase, fixtureErr = os.MkdirTemp("", "cairn-fixture-release-")
+		if fixtureErr != nil {
+			return
+		}
+		fixtureMod = copyFixture(t, fixtureBase)
+		_, fixtureErr = release.Run(context.Background(), fixtureOptions(t, fixtureMod))
+		fixtureDist = filepath.Join(fixtureMod, "dist")
+	})
+	if fixtureErr != nil {
+		t.Fatalf("releasing the fixture: %v", fixtureErr)
+	}
+	return fixtureMod, fixtureDist
+}
+
+// copyDir copies a directory tree (regular files and dirs only).
+func copyDir(t testing.TB, src, dst string) {
+	t.Helper()
+	err := filepath.Walk(src, func(p string, info os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		target := filepath.Join(dst, rel)
+		if info.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, b, info.Mode().Perm())
+	})
+	if err != nil {
+		t.Fatalf("copying %s: %v", src, err)
+	}
+}
+
+func readJSON(t testing.TB, path string, v any) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		t.Fatalf("decoding %s: %v", path, err)
+	}
+}
+
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) != "" {
+		runChild()
+		return
+	}
+	code := m.Run()
+	if fixtureBase != "" {
+		os.RemoveAll(fixtureBase)
+	}
+	if cliDir != "" {
+		os.RemoveAll(cliDir)
+	}
+	os.Exit(code)
+}
