@@ -191,3 +191,48 @@ func logRequests(log *slog.Logger, h http.Handler) http.Handler {
 			"duration_ms", time.Since(start).Milliseconds(), "remote", r.RemoteAddr)
 	})
 }
+
+// Config describes a process for Run.
+type Config struct {
+	// Name is the service name (/health, logs, NATS connection name).
+	Name string
+	// HTTPAddr is the HTTP listen address.
+	HTTPAddr string
+	// Bus says which NATS to use (external URL, or embedded with a data directory).
+	Bus bus.Options
+	// Log is the process's logger.
+	Log *slog.Logger
+	// Listening, if set, is called with the HTTP address once it accepts.
+	Listening func(addr net.Addr)
+}
+
+// Run opens the bus, builds the components with news (in order), runs them as one Process
+// until ctx is cancelled or one fails, and then closes the bus (drained, embedded server
+// shut down). It is the body of every Cairn main.
+func Run(ctx context.Context, cfg Config, news ...New) (err error) {
+	if cfg.Bus.Name == "" {
+		cfg.Bus.Name = cfg.Name
+	}
+	b, err := bus.Open(ctx, cfg.Bus)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := b.Close(); cerr != nil && err == nil {
+			err = cerr
+		}
+	}()
+	if u := b.ClientURL(); u != "" {
+		cfg.Log.Info("embedded NATS accepts clients", "url", u)
+	}
+	d := Deps{Log: cfg.Log, Bus: b}
+	p := Process{Name: cfg.Name, HTTPAddr: cfg.HTTPAddr, Log: cfg.Log, Listening: cfg.Listening}
+	for _, n := range news {
+		c, err := n(ctx, d)
+		if err != nil {
+			return fmt.Errorf("starting %s: %w", cfg.Name, err)
+		}
+		p.Components = append(p.Components, c)
+	}
+	return p.Run(ctx)
+}

@@ -37,6 +37,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/http"
 	"strconv"
 
@@ -74,13 +75,16 @@ func NewService(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, log 
 	return &Service{js: js, nc: nc, st: st, log: log}, nil
 }
 
-// New is the things component (service.New): the HTTP API and the access responder.
-func New(ctx context.Context, d service.Deps) (service.Component, error) {
-	s, err := NewService(ctx, d.Bus.Conn, d.Bus.JS, d.Log)
-	if err != nil {
-		return service.Component{}, err
+// Component returns the things service as a process component: its routes on the
+// process's HTTP listener and the access responder on its bus.
+func Component() service.New {
+	return func(ctx context.Context, d service.Deps) (service.Component, error) {
+		s, err := NewService(ctx, d.Bus.Conn, d.Bus.JS, d.Log)
+		if err != nil {
+			return service.Component{}, err
+		}
+		return service.Component{Name: "things", Routes: s.Routes, Run: s.ServeAccess}, nil
 	}
-	return service.Component{Name: "things", Routes: s.Routes, Run: s.ServeAccess}, nil
 }
 
 // Routes adds the things API to mux.
@@ -164,7 +168,7 @@ func parsePage(w http.ResponseWriter, r *http.Request) (page, bool) {
 		name     string
 		v        *int
 		min, max int
-	}{{"offset", &p.offset, 0, 1 << 31}, {"limit", &p.limit, 1, MaxLimit}} {
+	}{{"offset", &p.offset, 0, math.MaxInt32}, {"limit", &p.limit, 1, MaxLimit}} {
 		s := q.Get(f.name)
 		if s == "" {
 			continue

@@ -133,13 +133,16 @@ func NewService(ctx context.Context, js jetstream.JetStream, opts ...Option) (*S
 	return s, nil
 }
 
-// New is the users component (service.New).
-func New(ctx context.Context, d service.Deps) (service.Component, error) {
-	s, err := NewService(ctx, d.Bus.JS)
-	if err != nil {
-		return service.Component{}, err
+// Component returns the users service as a process component: its routes on the process's
+// HTTP listener, its buckets on the process's bus.
+func Component(opts ...Option) service.New {
+	return func(ctx context.Context, d service.Deps) (service.Component, error) {
+		s, err := NewService(ctx, d.Bus.JS, opts...)
+		if err != nil {
+			return service.Component{}, err
+		}
+		return service.Component{Name: "users", Routes: s.Routes}, nil
 	}
-	return service.Component{Name: "users", Routes: s.Routes}, nil
 }
 
 // Routes adds the users API to mux.

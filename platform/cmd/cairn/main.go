@@ -1,0 +1,80 @@
+// Command cairn is the all-in-one Cairn: every service in one process, on one embedded NATS
+// (JetStream files in the data directory) or on an external one, with one HTTP listener
+// carrying every path (users, tokens, things, channels, messages) and the MQTT listener.
+//
+//	cairn                          HTTP :8080, MQTT :1883, data in ./cairn-data
+//	cairn -data-dir /var/lib/cairn (CAIRN_DATA_DIR: images use /var/lib/cairn)
+//	cairn -nats-listen 127.0.0.1:4222   also let other processes use the embedded NATS
+//	cairn -nats-url nats://nats:4222    use an external NATS; no data directory then
+//
+// Every flag has a CAIRN_* variable (-h lists them); an explicit flag wins over it. Data
+// survives restarts and upgrades: see package bus for the data format version.
+package main
+
+import (
+	"context"
+	"flag"
+	"io"
+	_ "time/tzdata" // images are FROM scratch: time zone data compiled in
+
+	_ "golang.org/x/crypto/x509roots/fallback" // and CA roots
+
+	"github.com/cairn-iot/cairn/platform/bus"
+	"github.com/cairn-iot/cairn/platform/httpadapter"
+	"github.com/cairn-iot/cairn/platform/messages"
+	"github.com/cairn-iot/cairn/platform/mqttadapter"
+	"github.com/cairn-iot/cairn/platform/service"
+	"github.com/cairn-iot/cairn/platform/things"
+	"github.com/cairn-iot/cairn/platform/users"
+)
+
+func main() { service.Main(run) }
+
+// config is the all-in-one's configuration.
+type config struct {
+	service.Common
+	// DataDir holds the embedded NATS's JetStream files.
+	DataDir string
+	// NATSListen, if set, is where the embedded NATS accepts network clients.
+	NATSListen string
+	// MQTTAddr is the MQTT listen address.
+	MQTTAddr string
+	// BcryptCost is the cost of new password hashes.
+	BcryptCost int
+}
+
+// components are the services the all-in-one runs, in start order, one line each.
+func components(cfg config) []service.New {
+	return []service.New{
+		users.Component(users.WithCost(cfg.BcryptCost)),
+		things.Component(),
+		httpadapter.Component(),
+		messages.Component(),
+		mqttadapter.Component(cfg.MQTTAddr, nil),
+	}
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("cairn", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cfg config
+	cfg.AddFlags(fs, ":8080", "")
+	fs.StringVar(&cfg.DataDir, "data-dir", "./cairn-data", "data directory of the embedded NATS (ignored with -nats-url)")
+	fs.StringVar(&cfg.NATSListen, "nats-listen", "", "host:port where the embedded NATS also accepts clients; empty: in-process only")
+	fs.StringVar(&cfg.MQTTAddr, "mqtt-addr", ":1883", "MQTT listen address")
+	fs.IntVar(&cfg.BcryptCost, "bcrypt-cost", users.DefaultCost, "bcrypt cost of new password hashes (4 to 31)")
+	if err := service.Parse(fs, args, getenv); err != nil {
+		return err
+	}
+	log := service.NewLogger(stderr, cfg.LogLevel, "cairn")
+	opts := bus.Options{URL: cfg.NATSURL, DataDir: cfg.DataDir, Listen: cfg.NATSListen}
+	if cfg.NATSURL != "" {
+		opts.DataDir, opts.Listen = "", ""
+	}
+	return service.Run(ctx, service.Config{
+		Name:     "cairn",
+		HTTPAddr: cfg.HTTPAddr,
+		Bus:      opts,
+		Log:      log,
+	}, components(cfg)...)
+}
