@@ -18,6 +18,7 @@ type fixture struct {
 	dir   string   // the module root
 	cache string   // its GOMODCACHE
 	env   []string // the go command environment Check gets
+	proxy string   // its GOPROXY, a file:// URL
 }
 
 // fixtureModules are the modules the fixture proxy serves: files by name.
@@ -92,12 +93,13 @@ func newFixture(t *testing.T) *fixture {
 	makeWritable(t, fx.cache)
 	proxy := filepath.Join(root, "proxy")
 	writeProxy(t, proxy)
+	fx.proxy = "file://" + filepath.ToSlash(proxy)
 	fx.env = []string{
 		"PATH=" + os.Getenv("PATH"),
 		"HOME=" + root,
 		"GOCACHE=" + filepath.Join(root, "gocache"),
 		"GOMODCACHE=" + fx.cache,
-		"GOPROXY=file://" + filepath.ToSlash(proxy),
+		"GOPROXY=" + fx.proxy,
 		"GOSUMDB=off",
 	}
 	write(t, filepath.Join(fx.dir, "go.mod"), "module example.com/fixture\n\ngo 1.22\n")
@@ -275,5 +277,36 @@ func TestHash1(t *testing.T) {
 	}
 	if want := "example.com/gzip v1.0.0 " + got + "\n"; !strings.Contains(sum, want) {
 		t.Errorf("Hash1(example.com/gzip@v1.0.0) = %s, want the h1 of go.sum:\n%s", got, sum)
+	}
+}
+
+// TestCheckToolchainNotServed: lock:check refuses a lock naming a toolchain the proxy cannot serve.
+func TestCheckToolchainNotServed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("asks the module proxy")
+	}
+	fx := newFixture(t)
+	path := filepath.Join(fx.dir, File)
+	l, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Go.Version = "go1.26.99"
+	for _, p := range Platforms {
+		a := l.Go.Archives[p]
+		a.ModuleVersion = ToolchainModuleVersion(l.Go.Version, p)
+		a.URL = ProxyURL(DefaultProxy, a.ModuleVersion)
+		l.Go.Archives[p] = a
+	}
+	if err := Write(path, l); err != nil {
+		t.Fatal(err)
+	}
+	// The fixture's proxy serves only its modules; the toolchain comes from the real proxy.
+	env := append(append([]string(nil), fx.env...), "GOPROXY="+fx.proxy+","+DefaultProxy)
+	err = Check(context.Background(), fx.dir, WithEnv(env...), WithCacheDir(t.TempDir()))
+	t.Logf("Check() = %v", err)
+	want := "the module proxy cannot serve Go toolchain go1.26.99 for " + hostPlatform()
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("Check() = %v, want an error containing %q", err, want)
 	}
 }
