@@ -1,0 +1,28 @@
+package lock
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestDeps: lock is where the data flow starts (lock -> proto -> build -> images -> sign ->
+// push -> audit), so it imports no other Cairn package, and nothing of the network or
+// signing stacks beyond what the go command does for it.
+func TestDeps(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs go list")
+	}
+	out, err := exec.Command("go", "list", "-deps", ".").Output()
+	if err != nil {
+		t.Fatalf("go list -deps: %v", err)
+	}
+	for _, dep := range strings.Fields(string(out)) {
+		if strings.HasPrefix(dep, "github.com/cairn-iot/cairn/") && dep != "github.com/cairn-iot/cairn/lock" {
+			t.Errorf("lock imports %s; it must import no other Cairn package", dep)
+		}
+		if dep == "net/http" || strings.HasPrefix(dep, "github.com/sigstore/") || strings.HasPrefix(dep, "github.com/google/go-containerregistry") {
+			t.Errorf("lock imports %s; downloads go through the go command, signing is not lock's business", dep)
+		}
+	}
+}

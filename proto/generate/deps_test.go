@@ -1,0 +1,27 @@
+package generate
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestDeps: generating code depends on the compiler and the protobuf runtime only; it
+// imports nothing of the platform, the images or the release pipeline (data flows
+// lock -> proto -> build -> images -> ...).
+func TestDeps(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs go list")
+	}
+	out, err := exec.Command("go", "list", "-deps", ".").Output()
+	if err != nil {
+		t.Fatalf("go list -deps: %v", err)
+	}
+	for _, dep := range strings.Fields(string(out)) {
+		for _, forbidden := range []string{"platform", "images", "release"} {
+			if strings.HasPrefix(dep, "github.com/cairn-iot/cairn/"+forbidden) {
+				t.Errorf("proto/generate imports %s; it must not depend on %s/", dep, forbidden)
+			}
+		}
+	}
+}
