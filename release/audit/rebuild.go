@@ -16,12 +16,14 @@ import (
 )
 
 // GitRebuilder rebuilds in a temporary git worktree of the repository at repoDir: it checks
-// out the provenance's commit (detached), runs the release pipeline's entry point there with
-// the pinned toolchain of that commit's lock (`<pinned go> run ./release/cmd/cairn-release
-// -mode images` with the recorded version, commit and epoch), and returns the rebuilt index
+// out the provenance's commit (detached), runs the release pipeline's entry point there
+// compiled by the Go version that commit's lock pins (`GOTOOLCHAIN=<pinned> go run
+// ./release/cmd/cairn-release -mode images` with the recorded version, commit and epoch;
+// cairn-release then builds with the toolchain archive its own lock pins), and returns the rebuilt index
 // digest of the service from the worktree's dist/release.json. The worktree is removed after.
 // Images are compared, not signatures: those depend on the key, not on the sources.
-func GitRebuilder(repoDir string, log io.Writer) Rebuilder {
+// extraArgs are appended to cairn-release's flags (a test's -services file).
+func GitRebuilder(repoDir string, log io.Writer, extraArgs ...string) Rebuilder {
 	return func(ctx context.Context, in RebuildInput) (v1.Hash, error) {
 		if log == nil {
 			log = io.Discard
@@ -47,19 +49,29 @@ func GitRebuilder(repoDir string, log io.Writer) Rebuilder {
 			return v1.Hash{}, fmt.Errorf("rebuilding: checking out %s (is this a clone of %s that has the commit?): %w", in.Commit, in.Repository, err)
 		}
 		defer git("worktree", "remove", "--force", wt)
-		l, err := lock.Load(filepath.Join(wt, filepath.FromSlash(lock.File)))
+		// The commit's own code picks its pinned toolchain: this package's lock reader may
+		// not read an older lock format. Only the Go version is read here, and the go
+		// command switches to exactly that toolchain (GOTOOLCHAIN, checked against the
+		// checksum database) to compile the commit's cairn-release, which then builds with
+		// the toolchain archive its lock pins.
+		lockData, err := os.ReadFile(filepath.Join(wt, filepath.FromSlash(lock.File)))
 		if err != nil {
 			return v1.Hash{}, fmt.Errorf("rebuilding: %w", err)
 		}
-		goroot, err := lock.Toolchain(ctx, l)
-		if err != nil {
-			return v1.Hash{}, fmt.Errorf("rebuilding: %w", err)
+		var pinned struct {
+			Go struct {
+				Version string `json:"version"`
+			} `json:"go"`
+		}
+		if err := json.Unmarshal(lockData, &pinned); err != nil || !strings.HasPrefix(pinned.Go.Version, "go1.") {
+			return v1.Hash{}, fmt.Errorf("rebuilding: expected a Go version in %s at %s, found %q (%v)", lock.File, in.Commit, pinned.Go.Version, err)
 		}
 		dist := filepath.Join(tmp, "dist")
-		cmd := exec.CommandContext(ctx, filepath.Join(goroot, "bin", "go"), "run", "./release/cmd/cairn-release",
-			"-mode", "images", "-dist", dist, "-version", in.Version, "-commit", in.Commit, "-epoch", in.Epoch, "-goroot", goroot)
+		cmd := exec.CommandContext(ctx, "go", "run", "./release/cmd/cairn-release",
+			"-mode", "images", "-dist", dist, "-version", in.Version, "-commit", in.Commit, "-epoch", in.Epoch)
+		cmd.Args = append(cmd.Args, extraArgs...)
 		cmd.Dir = wt
-		cmd.Env = assemblerEnv(os.Environ())
+		cmd.Env = append(assemblerEnv(os.Environ()), "GOTOOLCHAIN="+pinned.Go.Version)
 		cmd.Stdout, cmd.Stderr = log, log
 		if err := cmd.Run(); err != nil {
 			return v1.Hash{}, fmt.Errorf("rebuilding %s at %s: %w", in.Name, in.Commit, err)
@@ -101,5 +113,5 @@ func assemblerEnv(env []string) []string {
 			out = append(out, kv)
 		}
 	}
-	return append(out, "CGO_ENABLED=0", "GOTOOLCHAIN=local", "GOFLAGS=-mod=readonly", "GOWORK=off", "GOEXPERIMENT=", "GODEBUG=")
+	return append(out, "CGO_ENABLED=0", "GOFLAGS=-mod=readonly", "GOWORK=off", "GOEXPERIMENT=", "GODEBUG=")
 }
