@@ -2,6 +2,7 @@ package targets
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -22,14 +23,9 @@ func LockUpdate(ctx context.Context) error {
 	goVersion := os.Getenv("CAIRN_GO_VERSION")
 	path := filepath.FromSlash(lock.File)
 	if goVersion == "" {
-		old, err := lock.Load(path)
-		switch {
-		case err == nil:
-			goVersion = old.Go.Version
-		case errors.Is(err, fs.ErrNotExist):
-			goVersion = DefaultGoVersion
-		default:
-			return fmt.Errorf("%w (or set CAIRN_GO_VERSION to choose the toolchain)", err)
+		var err error
+		if goVersion, err = pinnedGoVersion(path); err != nil {
+			return err
 		}
 	}
 	l, err := lock.Update(ctx, ".", goVersion)
@@ -37,6 +33,26 @@ func LockUpdate(ctx context.Context) error {
 		return err
 	}
 	return lock.Write(path, l)
+}
+
+// pinnedGoVersion reads go.version from the lock at path, leniently: a lock that no longer
+// passes lock.Load (an older schema, a hand edit) is what `go tool mage lock` repairs, so
+// only its Go version has to be readable. No lock at all pins DefaultGoVersion.
+func pinnedGoVersion(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return DefaultGoVersion, nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("reading lock: %w", err)
+	}
+	var old struct {
+		Go struct{ Version string } `json:"go"`
+	}
+	if err := json.Unmarshal(b, &old); err != nil || old.Go.Version == "" {
+		return "", fmt.Errorf("%s names no go.version (%v); set CAIRN_GO_VERSION=go1.x.y to choose the toolchain", path, err)
+	}
+	return old.Go.Version, nil
 }
 
 // LockCheck verifies every pin in lock/lock.json against reality; see lock.Check.
