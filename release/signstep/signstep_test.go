@@ -26,7 +26,7 @@ func stage(t *testing.T) *release.Stage {
 		Record: &release.Record{
 			Source: release.DefaultSource, Toolchain: "go1.26.8", Version: "v1.0.0",
 			Compressor: release.Compressor{Module: "github.com/klauspost/compress", Version: "v1.20.3", Level: 6},
-			Images: []release.ImageRecord{{Name: "things", Index: d.String(), Platforms: []release.PlatformRecord{{Platform: "linux/amd64"}, {Platform: "linux/arm/v7"}}}},
+			Images:     []release.ImageRecord{{Name: "things", Index: d.String(), Platforms: []release.PlatformRecord{{Platform: "linux/amd64"}, {Platform: "linux/arm/v7"}}}},
 		},
 		Indexes:   map[string]v1.ImageIndex{"things": idx},
 		ModuleDir: t.TempDir(),
