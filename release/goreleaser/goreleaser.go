@@ -131,6 +131,7 @@ func Env(c Config, extra ...string) []string {
 		// What .goreleaser.yaml reads.
 		"CAIRN_GO":          filepath.Join(c.GOROOT, "bin", "go"),
 		"CAIRN_VERSION":     c.Version,
+		"CAIRN_PKG_VERSION": PackageVersion(c.Version),
 		"CAIRN_COMMIT":      c.Commit,
 		"SOURCE_DATE_EPOCH": strconv.FormatInt(c.Epoch.Unix(), 10),
 		"CAIRN_MTIME":       c.Epoch.UTC().Format(time.RFC3339),
@@ -152,6 +153,18 @@ func Env(c Config, extra ...string) []string {
 		out = append(out, k+"="+env[k])
 	}
 	return out
+}
+
+// PackageVersion turns a release version ("v0.1.0", "v0.1.0-3-gabc1234-dirty", or a bare
+// "abc1234" where there is no tag) into the version of the archives and packages: without
+// the "v", and starting with a digit as Debian requires ("0.0.0-abc1234", which nfpm writes as
+// the pre-release 0.0.0~abc1234, older than any tagged release).
+func PackageVersion(v string) string {
+	s := strings.TrimPrefix(v, "v")
+	if s == "" || s[0] < '0' || s[0] > '9' {
+		s = "0.0.0-" + s
+	}
+	return s
 }
 
 // RewriteDist returns config with its `dist: dist/goreleaser` line replaced by dist.

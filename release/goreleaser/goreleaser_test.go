@@ -1,6 +1,7 @@
 package goreleaser
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -11,11 +12,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/cairn-iot/cairn/release"
+	"github.com/cairn-iot/cairn/release/signstep"
 )
 
 func TestEnvIsBuiltFromNothing(t *testing.T) {
@@ -40,6 +45,7 @@ func TestEnvIsBuiltFromNothing(t *testing.T) {
 		"CAIRN_COMMIT=abc",
 		"CAIRN_GO=/go/bin/go",
 		"CAIRN_MTIME=2023-11-14T22:13:20Z",
+		"CAIRN_PKG_VERSION=1.2.3",
 		"CAIRN_VERSION=1.2.3",
 		"CC=",
 		"CGO_ENABLED=0",
@@ -71,6 +77,21 @@ func contains(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+func TestPackageVersion(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"v0.1.0", "0.1.0"},
+		{"v0.1.0-3-gabc1234def56-dirty", "0.1.0-3-gabc1234def56-dirty"},
+		{"1.2.3", "1.2.3"},
+		{"abc1234def56", "0.0.0-abc1234def56"},
+		{"abc1234def56-dirty", "0.0.0-abc1234def56-dirty"},
+	}
+	for _, tt := range tests {
+		if got := PackageVersion(tt.in); got != tt.want {
+			t.Errorf("PackageVersion(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
 }
 
 func TestRewriteDist(t *testing.T) {
@@ -308,4 +329,47 @@ func TestChangelog(t *testing.T) {
 	// Tagged HEAD: what the tag adds over the previous one.
 	git("tag", "v0.2.0")
 	check("0.2.0", "# Changelog\n\n## 0.2.0\n\n* "+second+" second\n")
+}
+
+// The builds of .goreleaser.yaml are release.Services, in order: a service added to the
+// table must be added to the archives too.
+func TestConfigBuildsAreTheServices(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", ConfigFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	re := regexp.MustCompile(`(?m)^\s+id: (\S+)\n\s+main: (\S+)\n\s+binary: (\S+)\n`)
+	var got, want []string
+	var ids []string
+	for _, m := range re.FindAllStringSubmatch(string(b), -1) {
+		got = append(got, m[3]+" "+m[2])
+		if m[1] != m[3] {
+			t.Errorf("build id %s builds binary %s, want the same name", m[1], m[3])
+		}
+		ids = append(ids, m[1])
+	}
+	for _, s := range release.Services {
+		want = append(want, s.Name+" "+s.Package)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("builds of %s mismatch release.Services (-want +got):\n%s", ConfigFile, diff)
+	}
+	if archive := "ids: [" + strings.Join(ids, ", ") + "]"; !strings.Contains(string(b), archive) {
+		t.Errorf("%s: the archive does not list every build: want %q", ConfigFile, archive)
+	}
+}
+
+func TestStepSkipsOtherServices(t *testing.T) {
+	var log bytes.Buffer
+	dir := t.TempDir()
+	s := &release.Stage{Dir: dir, Log: &log, Services: []release.Service{{Name: "hello", Package: "./hello"}}}
+	if err := Step(signstep.Keys{}, func(string) string { return "" })(context.Background(), s); err != nil {
+		t.Fatalf("Step(other services) = %v, want nil", err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("Step(other services) wrote %v, want nothing", entries)
+	}
+	if !strings.Contains(log.String(), "goreleaser: skipped") {
+		t.Errorf("Step(other services) logged %q, want a line saying it skipped", log.String())
+	}
 }

@@ -1,0 +1,87 @@
+// Command cairn-goreleaser publishes a tagged release's archives, Debian packages and signed
+// checksums to the GitHub release, with goreleaser in release mode (CI, on a tag):
+//
+//	go run ./release/goreleaser/cmd/cairn-goreleaser publish [-C dir] [-out dir]
+//
+// It is the edge: it reads the lock (the pinned toolchain), git (version, commit and epoch, as
+// the release does; SOURCE_DATE_EPOCH if set) and the environment once, refuses a dirty tree,
+// and runs goreleaser through package release/goreleaser with an environment built from
+// nothing plus GITHUB_TOKEN, COSIGN_KEY and COSIGN_PASSWORD. goreleaser's output goes to -out
+// (default dist.publish, which must not exist); if dist/bin exists (`go tool mage release` ran
+// first), goreleaser's binaries must equal it byte for byte.
+//
+// Snapshots are not made here: `go tool mage release` makes them, into dist/goreleaser.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"github.com/cairn-iot/cairn/lock"
+	"github.com/cairn-iot/cairn/release/goreleaser"
+	"github.com/cairn-iot/cairn/release/source"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:])
+	stop()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "cairn-goreleaser:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string) error {
+	if len(args) == 0 || args[0] != "publish" {
+		return errors.New("usage: cairn-goreleaser publish [-C dir] [-out dir]")
+	}
+	fs := flag.NewFlagSet("publish", flag.ContinueOnError)
+	dir := fs.String("C", ".", "the module to publish")
+	out := fs.String("out", "", "goreleaser's output directory (default <C>/dist.publish)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	moduleDir, err := filepath.Abs(*dir)
+	if err != nil {
+		return err
+	}
+	if *out == "" {
+		*out = filepath.Join(moduleDir, "dist.publish")
+	}
+	l, err := lock.Load(filepath.Join(moduleDir, filepath.FromSlash(lock.File)))
+	if err != nil {
+		return err
+	}
+	goroot, err := lock.Toolchain(ctx, l)
+	if err != nil {
+		return fmt.Errorf("getting the pinned toolchain %s: %w", l.Go.Version, err)
+	}
+	info, err := source.Resolve(ctx, source.ExecGit, moduleDir, os.Getenv("SOURCE_DATE_EPOCH"))
+	if err != nil {
+		return err
+	}
+	if info.Dirty {
+		return fmt.Errorf("the work tree is dirty (version %s): a published release is built from a clean checkout of its tag", info.Version)
+	}
+	bin := filepath.Join(moduleDir, "dist", "bin")
+	if _, err := os.Stat(bin); err != nil {
+		bin = ""
+	}
+	return goreleaser.Publish(ctx, goreleaser.Config{
+		ModuleDir: moduleDir,
+		GOROOT:    goroot,
+		Version:   info.Version,
+		Commit:    info.Commit,
+		Epoch:     info.Epoch,
+		BinDir:    bin,
+		Out:       *out,
+		LookupEnv: os.LookupEnv,
+	})
+}
