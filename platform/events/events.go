@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -58,44 +59,53 @@ func Publish(ctx context.Context, js jetstream.JetStream, subject string, fields
 // Replay calls fn for every event on subject (a filter: "events.things", or "events.>" for
 // all), in order, from the start of the stream up to the last event stored when Replay
 // started. It stops at the first error fn returns, and returns it.
-func Replay(ctx context.Context, js jetstream.JetStream, subject string, fn func(Event) error) error {
-	cons, err := js.OrderedConsumer(ctx, bus.EventsStream, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{subject},
-		DeliverPolicy:  jetstream.DeliverAllPolicy,
+func Replay(ctx context.Context, js jetstream.JetStream, subject string, fn func(Event) error) (err error) {
+	// An ephemeral consumer, deleted at the end: a lingering one per replay would reach the
+	// server's limit of consumers per stream (1000) under repeated replays. The inactivity
+	// threshold only cleans up after a crash.
+	cons, err := js.CreateConsumer(ctx, bus.EventsStream, jetstream.ConsumerConfig{
+		FilterSubjects:    []string{subject},
+		DeliverPolicy:     jetstream.DeliverAllPolicy,
+		AckPolicy:         jetstream.AckNonePolicy,
+		InactiveThreshold: time.Minute,
 	})
 	if err != nil {
 		return fmt.Errorf("replaying events %s: %w", subject, err)
 	}
-	info, err := cons.Info(ctx)
-	if err != nil {
-		return fmt.Errorf("replaying events %s: %w", subject, err)
-	}
-	pending := info.NumPending
-	if pending == 0 {
-		return nil
-	}
-	it, err := cons.Messages()
-	if err != nil {
-		return fmt.Errorf("replaying events %s: %w", subject, err)
-	}
-	defer it.Stop()
+	defer func() {
+		derr := js.DeleteConsumer(context.WithoutCancel(ctx), bus.EventsStream, cons.CachedInfo().Name)
+		if derr != nil && err == nil {
+			err = fmt.Errorf("replaying events %s: deleting the consumer: %w", subject, derr)
+		}
+	}()
+	pending := cons.CachedInfo().NumPending
 	for pending > 0 {
-		msg, err := it.Next(jetstream.NextContext(ctx))
+		batch, err := cons.Fetch(int(min(pending, 256)), jetstream.FetchContext(ctx))
 		if err != nil {
 			return fmt.Errorf("replaying events %s: %w", subject, err)
 		}
-		md, err := msg.Metadata()
-		if err != nil {
+		n := 0
+		for msg := range batch.Messages() {
+			n++
+			md, err := msg.Metadata()
+			if err != nil {
+				return fmt.Errorf("replaying events %s: %w", subject, err)
+			}
+			var fields map[string]string
+			if err := json.Unmarshal(msg.Data(), &fields); err != nil {
+				return fmt.Errorf("replaying events %s: event %d is not a JSON object of strings: %w", subject, md.Sequence.Stream, err)
+			}
+			if err := fn(Event{Seq: md.Sequence.Stream, Subject: msg.Subject(), Fields: fields}); err != nil {
+				return err
+			}
+			pending = md.NumPending
+		}
+		if err := batch.Error(); err != nil {
 			return fmt.Errorf("replaying events %s: %w", subject, err)
 		}
-		var fields map[string]string
-		if err := json.Unmarshal(msg.Data(), &fields); err != nil {
-			return fmt.Errorf("replaying events %s: event %d is not a JSON object of strings: %w", subject, md.Sequence.Stream, err)
+		if n == 0 {
+			return fmt.Errorf("replaying events %s: the stream returned nothing with %d events pending", subject, pending)
 		}
-		if err := fn(Event{Seq: md.Sequence.Stream, Subject: msg.Subject(), Fields: fields}); err != nil {
-			return err
-		}
-		pending = md.NumPending
 	}
 	return nil
 }

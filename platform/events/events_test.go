@@ -3,6 +3,7 @@ package events_test
 import (
 	"context"
 	"errors"
+	"strconv"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -73,6 +74,55 @@ func TestPublishRefuses(t *testing.T) {
 	for _, tt := range tests {
 		if err := events.Publish(context.Background(), b.JS, tt.subject, tt.fields); err == nil {
 			t.Errorf("Publish(%q, %v) = nil, want an error", tt.subject, tt.fields)
+		}
+	}
+}
+
+// TestReplayManyTimes: replays leave no consumer behind (the server allows 1000 per stream).
+func TestReplayManyTimes(t *testing.T) {
+	b := bustest.New(t)
+	ctx := context.Background()
+	if err := events.Publish(ctx, b.JS, events.ThingsSubject, map[string]string{"operation": "thing.remove", "id": "x"}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 1100 {
+		if evs, err := events.All(ctx, b.JS, events.ThingsSubject); err != nil || len(evs) != 1 {
+			t.Fatalf("replay %d = %d events, %v, want 1", i, len(evs), err)
+		}
+	}
+	s, err := b.JS.Stream(ctx, "EVENTS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.State.Consumers != 0 {
+		t.Errorf("after the replays the stream has %d consumers, want 0", info.State.Consumers)
+	}
+}
+
+// TestReplayLong replays more events than one fetch returns, in order.
+func TestReplayLong(t *testing.T) {
+	b := bustest.New(t)
+	ctx := context.Background()
+	const n = 700
+	for i := range n {
+		if err := events.Publish(ctx, b.JS, events.ThingsSubject, map[string]string{"operation": "thing.create", "id": strconv.Itoa(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	evs, err := events.All(ctx, b.JS, events.ThingsSubject)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) != n {
+		t.Fatalf("All = %d events, want %d", len(evs), n)
+	}
+	for i, e := range evs {
+		if e.Fields["id"] != strconv.Itoa(i) || e.Seq != uint64(i+1) {
+			t.Fatalf("event %d = %+v, want id %d, seq %d", i, e, i, i+1)
 		}
 	}
 }

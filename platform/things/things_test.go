@@ -23,13 +23,13 @@ import (
 
 // env is a users and a things service on one embedded bus, behind one mux.
 type env struct {
-	t   *testing.T
+	t   testing.TB
 	bus *bus.Bus
 	svc *things.Service
 	mux *http.ServeMux
 }
 
-func newEnv(t *testing.T, b *bus.Bus) *env {
+func newEnv(t testing.TB, b *bus.Bus) *env {
 	t.Helper()
 	ctx := context.Background()
 	us, err := users.NewService(ctx, b.JS, users.WithCost(bcrypt.MinCost))
