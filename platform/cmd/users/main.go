@@ -13,8 +13,8 @@ import (
 	_ "golang.org/x/crypto/x509roots/fallback" // and CA roots
 
 	"github.com/cairn-iot/cairn/platform/bus"
-	"github.com/cairn-iot/cairn/platform/users"
 	"github.com/cairn-iot/cairn/platform/service"
+	"github.com/cairn-iot/cairn/platform/users"
 )
 
 func main() { service.Main(run) }
