@@ -80,7 +80,9 @@ func (p Process) Run(ctx context.Context) error {
 		Handler:           logRequests(p.Log, mux),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(p.Log.Handler(), slog.LevelWarn),
-		BaseContext:       func(net.Listener) context.Context { return ctx },
+		// Requests in flight at shutdown finish (Shutdown drains them): their context is not
+		// the process's, which is cancelled first.
+		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)

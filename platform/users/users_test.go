@@ -17,11 +17,11 @@ import (
 )
 
 type api struct {
-	t   *testing.T
+	t   testing.TB
 	mux *http.ServeMux
 }
 
-func newAPI(t *testing.T) (*api, *users.Service) {
+func newAPI(t testing.TB) (*api, *users.Service) {
 	t.Helper()
 	b := bustest.New(t)
 	s, err := users.NewService(context.Background(), b.JS, users.WithCost(bcrypt.MinCost))
