@@ -20,6 +20,8 @@ import (
 //   - the module cache against go.sum and lock/tools.sum: `go mod verify` for both modfiles
 //     (the unpacked trees and zips against the hashes recorded at download), and each cached
 //     zip's recorded hash against the sum file's h1 line;
+//   - the module set's nix hash (ModulesNixHash) against modules.nix_hash, the hash of
+//     flake.nix's module download;
 //   - the compressor's version against go.mod's requirement;
 //   - the host's toolchain archive: Toolchain downloads it if needed (a lock naming a
 //     toolchain the proxy cannot serve fails here) and checks its zip SHA-256, h1 and the
@@ -56,6 +58,11 @@ func Check(ctx context.Context, moduleDir string, opts ...Option) error {
 		errs = append(errs, err)
 	} else if v != l.Compressor.Version {
 		errs = append(errs, fmt.Errorf("lock: go.mod requires %s %s, %s pins the compressor at %s; run `go tool mage lock` if this change is intended", l.Compressor.Module, v, File, l.Compressor.Version))
+	}
+	if got, err := o.modulesNixHash(ctx, moduleDir); err != nil {
+		errs = append(errs, err)
+	} else if got != l.Modules.NixHash {
+		errs = append(errs, fmt.Errorf("lock: the module set of go.mod and go.sum has nix hash %s, %s says modules.nix_hash %s; run `go tool mage lock` if go.mod or go.sum changed on purpose", got, File, l.Modules.NixHash))
 	}
 	for _, m := range []struct{ modfile, sumfile string }{{"", "go.sum"}, {ToolsModFile, ToolsSumFile}} {
 		errs = append(errs, o.verifyModules(ctx, moduleDir, m.modfile, m.sumfile)...)

@@ -107,6 +107,10 @@ type Modules struct {
 	Comment     string `json:"comment"`
 	GoModSHA256 string `json:"go_mod_sha256"`
 	GoSumSHA256 string `json:"go_sum_sha256"`
+	// NixHash is the SRI hash of the module proxy tree flake.nix downloads as one
+	// fixed-output derivation (the NAR of <escaped module>/@v/<version>.{mod,zip}); see
+	// ModulesNixHash.
+	NixHash string `json:"nix_hash"`
 }
 
 // Tools pins the modfile of the heavy CLIs.
@@ -137,7 +141,7 @@ type Compressor struct {
 const (
 	commentTop        = "Every pinned input that can change a byte of a Cairn release. Written by `go tool mage lock`, checked by `go tool mage lock:check` (every release runs it first). Do not edit by hand; see lock/README.md."
 	commentGo         = "The Go toolchain that builds releases: release builds run <archive>/bin/go directly with GOTOOLCHAIN=local. archives: per GOOS-GOARCH host, the golang.org/toolchain module zip from the Go module proxy: zip_sha256 = SHA-256 of the zip file, h1 = module sum (go.sum form, also in sum.golang.org), nix_hash = builtins.fetchTarball hash (NAR of the unpacked tree, SRI form) of url."
-	commentModules    = "The module lock: SHA-256 of go.mod and go.sum. lock:check also verifies the module cache against go.sum (go mod verify and the cached zip hashes)."
+	commentModules    = "The module lock: SHA-256 of go.mod and go.sum. lock:check also verifies the module cache against go.sum (go mod verify and the cached zip hashes). nix_hash = hash (NAR, SRI form) of the module proxy tree that flake.nix downloads as one fixed-output derivation: the *.mod and *.zip files of a fresh `go mod download`."
 	commentTools      = "The heavy CLIs, pinned in their own modfile and run as `go tool -modfile=lock/tools.mod <command>`; SHA-256 of the modfile and its sum file. Mage and protoc-gen-go are tool lines in go.mod, pinned by go.sum."
 	commentCompressor = "The gzip implementation that compresses every image layer, its module version (must equal go.mod's requirement) and level; named in the provenance."
 )
@@ -291,6 +295,9 @@ func (l *Lock) Validate() error {
 	}
 	if err := checkSHA256("modules.go_sum_sha256", l.Modules.GoSumSHA256); err != nil {
 		return err
+	}
+	if !nixHashRe.MatchString(l.Modules.NixHash) {
+		return fmt.Errorf("lock: modules.nix_hash is %q, want an SRI hash \"sha256-<base64>\"", l.Modules.NixHash)
 	}
 	if l.Tools.ModFile != ToolsModFile || l.Tools.SumFile != ToolsSumFile {
 		return fmt.Errorf("lock: tools.mod_file and tools.sum_file are %q and %q, want %q and %q", l.Tools.ModFile, l.Tools.SumFile, ToolsModFile, ToolsSumFile)

@@ -92,6 +92,9 @@ func (o *options) pinModules(ctx context.Context, moduleDir string, l *Lock) err
 	if l.Compressor.Version, err = o.requiredVersion(ctx, moduleDir, l.Compressor.Module); err != nil {
 		return err
 	}
+	if l.Modules.NixHash, err = o.modulesNixHash(ctx, moduleDir); err != nil {
+		return err
+	}
 	return nil
 }
 
