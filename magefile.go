@@ -53,6 +53,9 @@ type Verify mg.Namespace
 // Release rebuilds the release in a clean room and compares it with dist/ bit for bit.
 func (Verify) Release(ctx context.Context) error { return targets.Verify(ctx) }
 
+// Nix rebuilds the release of dist/release.json with `nix build .#release` and compares it with dist/ bit for bit.
+func (Verify) Nix(ctx context.Context) error { return targets.VerifyNix(ctx) }
+
 // Push pushes every image of dist/ with its signatures and attestations to REGISTRY/PREFIX.
 func Push(ctx context.Context, repository string) error { return targets.Push(ctx, repository) }
 
