@@ -191,3 +191,14 @@ func TestProcessComponentFails(t *testing.T) {
 		t.Fatalf("Run = %v, want the component's error", err)
 	}
 }
+
+func TestWriteJSON(t *testing.T) {
+	w := httptest.NewRecorder()
+	service.WriteJSON(w, http.StatusTeapot, map[string]string{"error": "send <token> & retry"})
+	if got, want := w.Body.String(), "{\"error\":\"send <token> & retry\"}\n"; got != want || w.Code != http.StatusTeapot {
+		t.Errorf("WriteJSON = %d %q, want 418 %q", w.Code, got, want)
+	}
+	if got := w.Header().Get("Content-Type"); got != "application/json" {
+		t.Errorf("Content-Type = %q, want application/json", got)
+	}
+}

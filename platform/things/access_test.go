@@ -148,3 +148,42 @@ func TestAccess(t *testing.T) {
 		t.Errorf("garbage request answered %v, %v, want STATUS_INVALID", &resp, err)
 	}
 }
+
+// TestAccessQueueGroup runs two things services on one bus: every request gets exactly one
+// answer (the queue group), and both instances share the state.
+func TestAccessQueueGroup(t *testing.T) {
+	b := bustest.New(t)
+	e1, e2 := newEnv(t, b), newEnv(t, b)
+	serveAccess(t, e1)
+	serveAccess(t, e2)
+	tok := e1.user("ada@example.com")
+	var th thing
+	var ch channel
+	e1.must(201, "POST", "/things", tok, `{"name":"t"}`, &th)
+	e2.must(201, "POST", "/channels", tok, `{"name":"c"}`, &ch)
+	e2.must(200, "PUT", "/channels/"+ch.ID+"/things/"+th.ID, tok, "", nil)
+	for i := range 20 {
+		resp, err := access.Ask(context.Background(), b.Conn, &thingsv1.AccessRequest{Key: th.Key, Channel: ch.ID, Action: pub})
+		if err != nil || resp.Status != allowed {
+			t.Fatalf("request %d = %v, %v, want allowed", i, resp, err)
+		}
+	}
+	sub, err := b.Conn.SubscribeSync("_INBOX.count.*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := proto.Marshal(&thingsv1.AccessRequest{Key: th.Key, Channel: ch.ID, Action: pub})
+	if err := b.Conn.PublishRequest(bus.AccessSubject, "_INBOX.count.1", req); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sub.NextMsg(access.Timeout); err != nil {
+		t.Fatalf("no answer: %v", err)
+	}
+	if err := b.Conn.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	// A second answer, if any, would be on its way already; the queue group sends one.
+	if m, err := sub.NextMsg(200 * time.Millisecond); err == nil {
+		t.Errorf("a second answer arrived: %q", m.Data)
+	}
+}
