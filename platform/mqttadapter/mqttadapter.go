@@ -236,7 +236,8 @@ func (h *hook) Provides(b byte) bool {
 }
 
 // probeChannel is a channel id no channel can have (ids are UUIDs); asking to publish on it
-// authenticates the key without granting anything.
+// authenticates the key (answer STATUS_NOT_FOUND with the thing's id) without granting
+// anything. The access protocol has no "authenticate only" action.
 const probeChannel = "-"
 
 func (h *hook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
@@ -258,11 +259,10 @@ func (h *hook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
 		a.log.Error("authenticating", "thing", id, "error", err)
 		return false
 	}
-	switch resp.GetStatus() {
-	case thingsv1.AccessResponse_STATUS_UNAUTHENTICATED, thingsv1.AccessResponse_STATUS_UNSPECIFIED:
-		return false
-	}
-	if t := resp.GetThingId(); t != "" && t != id {
+	// The things service authenticates the key before it looks at the channel, and names
+	// the key's thing in every answer after that; an answer without the thing's id (refused
+	// key, malformed request) authenticates nothing.
+	if resp.GetStatus() == thingsv1.AccessResponse_STATUS_UNAUTHENTICATED || resp.GetThingId() != id {
 		return false
 	}
 	a.mu.Lock()
