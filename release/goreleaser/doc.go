@@ -19,8 +19,12 @@
 //     byte fails the release. This is the strong form of "the binaries inside are dist/bin":
 //     no prebuilt binary is copied in, so the archives prove the build reproduces.
 //   - Every mtime in the archives, the packages and on the built binaries is the release
-//     epoch; owners are root:root (uid/gid 0), modes fixed. goreleaser writes gzip headers
-//     without a time and sorts archive entries. Two runs give the same checksums.txt.
+//     epoch; owners are root:root (uid/gid 0, and the names "root", which goreleaser always
+//     writes), modes fixed; gzip headers carry no time and no name. goreleaser does not sort
+//     tar entries: it writes the files of the config, then the binaries in the order their
+//     builds finish, so goreleaser runs with --parallelism 1 and the order is the config's
+//     (LICENSE, README.md, cairn, users, things, http, mqtt, messages). Two runs give the same
+//     checksums.txt.
 //   - Only what is reproducible is kept: the archives, the packages, checksums.txt, its
 //     signature, the public key and CHANGELOG.md. goreleaser's metadata.json (wall-clock date),
 //     artifacts.json and config.yaml (temporary paths) and its build directories are dropped.

@@ -299,7 +299,10 @@ func run(ctx context.Context, c Config, dist string, extraEnv []string, args ...
 		return fmt.Errorf("writing goreleaser config: %w", err)
 	}
 	argv := append(slices.Clone(c.Tool[1:]), args...)
-	argv = append(argv, "--config", cfgFile, "--parallelism", "2")
+	// --parallelism 1: goreleaser adds a binary to the archive in the order its build
+	// finishes, so parallel builds could order the tar entries differently from run to run.
+	// One at a time, they follow the config's order; each go build is parallel inside.
+	argv = append(argv, "--config", cfgFile, "--parallelism", "1")
 	cmd := exec.CommandContext(ctx, c.Tool[0], argv...)
 	cmd.Dir = c.ModuleDir
 	cmd.Env = Env(c, extraEnv...)
