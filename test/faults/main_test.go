@@ -1,0 +1,298 @@
+// Package faults_test checks that the release pipeline and the platform lose nothing and let
+// no one in under faults and hostile input (issue 9):
+//
+//   - kill_test.go: cairn-release SIGKILLed at a dozen points, watched through its staging
+//     directory; dist/ is then the previous release or absent, and the next run writes the
+//     same bytes as an undisturbed run. Two releases at once in one tree: one waits.
+//   - registry_test.go: push through a fault-injecting proxy in front of a real registry
+//     (connection resets, 500/503, bounded stalls, truncated blob uploads): push retries and
+//     succeeds, or fails clearly with no tag on a partial image; a rerun completes.
+//   - tamper_test.go: a changed layer byte, a swapped index, a replaced signature and an SBOM
+//     attestation for another digest, each caught by verify or audit.
+//   - secrets_test.go: registry passwords (htpasswd registry), COSIGN_PASSWORD and other
+//     secrets of the environment appear in no output file and no pushed artefact.
+//   - load_test.go: 10,000 messages over HTTP and MQTT while the all-in-one is SIGKILLed and
+//     restarted on its data directory; every acknowledged message is stored exactly once and
+//     no unauthorised publish reaches a subscriber.
+//
+// The tests share the fixture module of test/release (one tiny service, two platforms) and
+// report their counts through the summary printed at the end: faults injected, survived,
+// messages lost.
+package faults_test
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/cairn-iot/cairn/lock"
+	"github.com/cairn-iot/cairn/release/sign"
+)
+
+// summary counts what the tests did, for the final report line.
+var summary struct {
+	mu                 sync.Mutex
+	injected, survived int
+	acked, lost        int
+	unauthorised       int
+}
+
+// fault records n injected faults of which survived were survived.
+func fault(n, survived int) {
+	summary.mu.Lock()
+	defer summary.mu.Unlock()
+	summary.injected += n
+	summary.survived += survived
+}
+
+// tmpRoot holds what is shared by the tests of this binary (built CLI, key, reference).
+var tmpRoot string
+
+func TestMain(m *testing.M) {
+	var err error
+	tmpRoot, err = os.MkdirTemp("", "cairn-faults-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(tmpRoot)
+	s := &summary
+	fmt.Printf("faults: injected %d, survived %d; messages acknowledged %d, lost %d; unauthorised publishes let through %d\n",
+		s.injected, s.survived, s.acked, s.lost, s.unauthorised)
+	os.Exit(code)
+}
+
+// repoRoot is the module root, two levels up.
+func repoRoot(t testing.TB) string {
+	t.Helper()
+	abs, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return abs
+}
+
+var (
+	gorootOnce sync.Once
+	gorootDir  string
+	gorootErr  error
+)
+
+// pinnedGOROOT is the lock's toolchain (as test/release gets it).
+func pinnedGOROOT(t testing.TB) string {
+	t.Helper()
+	gorootOnce.Do(func() {
+		l, err := lock.Load(filepath.Join(repoRoot(t), filepath.FromSlash(lock.File)))
+		if err == nil {
+			gorootDir, err = lock.Toolchain(context.Background(), l)
+		}
+		if err != nil && l != nil && runtime.Version() == l.Go.Version {
+			gorootDir, err = runtime.GOROOT(), nil
+		}
+		gorootErr = err
+	})
+	if gorootErr != nil {
+		t.Fatalf("getting the pinned toolchain: %v", gorootErr)
+	}
+	return gorootDir
+}
+
+var (
+	cliOnce sync.Once
+	cliPath string
+	cliErr  error
+)
+
+// cli builds cairn-release once with the pinned toolchain.
+func cli(t testing.TB) string {
+	t.Helper()
+	goroot := pinnedGOROOT(t)
+	cliOnce.Do(func() {
+		cliPath = filepath.Join(tmpRoot, "cairn-release")
+		cmd := exec.Command(filepath.Join(goroot, "bin", "go"), "build", "-o", cliPath, "./release/cmd/cairn-release")
+		cmd.Dir = repoRoot(t)
+		cmd.Env = append(os.Environ(), "GOTOOLCHAIN=local", "GOFLAGS=-mod=readonly", "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			cliErr = fmt.Errorf("building cairn-release: %v\n%s", err, out)
+		}
+	})
+	if cliErr != nil {
+		t.Fatal(cliErr)
+	}
+	return cliPath
+}
+
+// Secrets every release runs with: none may appear in any output.
+const (
+	cosignPassword = "faults-cosign-password-7d1f0c2b9e"
+	envSecret      = "faults-env-secret-4a6e8b1d3c"
+)
+
+var (
+	keyOnce              sync.Once
+	keyFile, pubFile     string
+	keyErr               error
+	fixtureVersion       = "v0.0.1"
+	fixtureCommit        = "0123456789abcdef0123456789abcdef01234567"
+	fixtureEpoch   int64 = 1700000000
+)
+
+// signingKey writes an encrypted cosign key (COSIGN_PASSWORD) once, so that every release of
+// the fixture, in any directory, signs with it and writes the same bytes.
+func signingKey(t testing.TB) (key, pub string) {
+	t.Helper()
+	keyOnce.Do(func() {
+		k, err := sign.GenerateKey()
+		if err != nil {
+			keyErr = err
+			return
+		}
+		priv, err := sign.MarshalPrivateKey(k, []byte(cosignPassword))
+		if err != nil {
+			keyErr = err
+			return
+		}
+		pubPEM, err := sign.MarshalPublicKey(&k.PublicKey)
+		if err != nil {
+			keyErr = err
+			return
+		}
+		keyFile, pubFile = filepath.Join(tmpRoot, "cosign.key"), filepath.Join(tmpRoot, "cosign.pub")
+		if err := os.WriteFile(keyFile, priv, 0o600); err != nil {
+			keyErr = err
+			return
+		}
+		keyErr = os.WriteFile(pubFile, pubPEM, 0o644)
+	})
+	if keyErr != nil {
+		t.Fatalf("creating the signing key: %v", keyErr)
+	}
+	return keyFile, pubFile
+}
+
+// newModule copies test/release's fixture module into a new directory below parent.
+func newModule(t testing.TB, parent string) string {
+	t.Helper()
+	dst := filepath.Join(parent, "fixture")
+	if err := os.CopyFS(dst, os.DirFS(filepath.Join("..", "release", "testdata", "fixture"))); err != nil {
+		t.Fatalf("copying the fixture: %v", err)
+	}
+	return dst
+}
+
+// releaseEnv is the environment of a release: the build passthrough, the signing key and
+// its password, and a secret that must never reach the output.
+func releaseEnv(t testing.TB) []string {
+	key, _ := signingKey(t)
+	env := []string{"COSIGN_KEY=" + key, "COSIGN_PASSWORD=" + cosignPassword, "CAIRN_FAULTS_SECRET=" + envSecret, "GITHUB_TOKEN=" + envSecret + "-gh"}
+	for _, k := range []string{"PATH", "HOME", "GOCACHE", "GOMODCACHE", "GOPROXY", "TMPDIR"} {
+		if v, ok := os.LookupEnv(k); ok {
+			env = append(env, k+"="+v)
+		}
+	}
+	return env
+}
+
+// releaseCmd is `cairn-release` of the fixture in mod, version version, signed.
+func releaseCmd(t testing.TB, mod, version string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(cli(t), "-C", mod, "-lock", "none", "-goroot", pinnedGOROOT(t),
+		"-version", version, "-commit", fixtureCommit, "-epoch", strconv.FormatInt(fixtureEpoch, 10),
+		"-services", filepath.Join(mod, "services.json"), "-cache", "none")
+	cmd.Dir = mod
+	cmd.Env = releaseEnv(t)
+	return cmd
+}
+
+// release runs a complete release of the fixture in mod.
+func release(t testing.TB, mod, version string) {
+	t.Helper()
+	if out, err := releaseCmd(t, mod, version).CombinedOutput(); err != nil {
+		t.Fatalf("cairn-release in %s: %v\n%s", mod, err, out)
+	}
+}
+
+var (
+	refOnce sync.Once
+	refMod  string
+	refTree map[string]string
+	refErr  error
+)
+
+// reference releases the fixture once, undisturbed, and returns its module dir and the
+// digest of every file in its dist/ (tests must not change it).
+func reference(t testing.TB) (mod string, tree map[string]string) {
+	t.Helper()
+	refOnce.Do(func() {
+		refMod = newModule(t, filepath.Join(tmpRoot, "reference"))
+		out, err := releaseCmd(t, refMod, fixtureVersion).CombinedOutput()
+		if err != nil {
+			refErr = fmt.Errorf("reference release: %v\n%s", err, out)
+			return
+		}
+		refTree, refErr = hashTree(filepath.Join(refMod, "dist"))
+	})
+	if refErr != nil {
+		t.Fatal(refErr)
+	}
+	return refMod, refTree
+}
+
+// hashTree maps every path below dir to "dir" or the SHA-256 and mode of the file.
+func hashTree(dir string) (map[string]string, error) {
+	tree := map[string]string{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		if d.IsDir() {
+			tree[rel] = "dir"
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(b)
+		tree[rel] = hex.EncodeToString(sum[:]) + " " + info.Mode().String()
+		return nil
+	})
+	return tree, err
+}
+
+// sameTree compares two hashTree maps and describes up to ten differences.
+func sameTree(want, got map[string]string) string {
+	var diffs []string
+	for p, w := range want {
+		if g, ok := got[p]; !ok {
+			diffs = append(diffs, "missing "+p)
+		} else if g != w {
+			diffs = append(diffs, "changed "+p)
+		}
+	}
+	for p := range got {
+		if _, ok := want[p]; !ok {
+			diffs = append(diffs, "extra "+p)
+		}
+	}
+	if len(diffs) > 10 {
+		diffs = append(diffs[:10], fmt.Sprintf("... %d more", len(diffs)-10))
+	}
+	return strings.Join(diffs, "\n")
+}
