@@ -5,11 +5,13 @@
 //     the bus; a wrong pair is refused with "bad username or password". A client id already
 //     used by a session of another thing is refused ("not authorized"), so that no thing
 //     inherits another's session.
+//
 //   - PUBLISH and SUBSCRIBE only on channels/<channel id>/messages[/<subtopic>] and only where
 //     the thing is connected to the channel (asked per PUBLISH and per SUBSCRIBE filter; a
 //     filter may use + and # after "messages", never in place of the channel id). Refused
 //     publishes are dropped (MQTT 3.1.1 QoS 0), answered with "not authorized" (MQTT 5) or end
 //     the connection (MQTT 3.1.1 QoS 1 and 2), as the MQTT specifications say.
+//
 //   - An accepted PUBLISH becomes one messagingv1.Message (protocol "mqtt") stored through
 //     JetStream in the MESSAGES stream before the broker acknowledges it (QoS 1 and 2). The
 //     broker never delivers a client's PUBLISH to other clients itself: every delivery to MQTT
@@ -17,22 +19,28 @@
 //     reaches each subscriber exactly once whichever adapter (HTTP or MQTT, this instance or
 //     another) accepted it, and only if it was stored. Retained messages are not supported
 //     (the retain flag is ignored).
+//
 //   - CONNECT and DISCONNECT of an authenticated thing append events to events.mqtt with the
 //     fields thing_id, timestamp (Unix nanoseconds), event_type (connect, disconnect) and
 //     instance.
 //
-// Known limit: access is checked when a thing subscribes; disconnecting the thing from the
-// channel later does not end a subscription that already exists (as in Mainflux).
+//   - Revocation: the adapter follows the things service's events (events.things, new events
+//     only). thing.disconnect drops the thing's subscriptions on that channel, channel.remove
+//     drops every subscription on the channel, thing.remove drops the thing's subscriptions
+//     and disconnects its clients. A subscription granted in the instant before the event is
+//     handled can survive it; the next SUBSCRIBE or PUBLISH is refused in any case.
 package mqttadapter
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net"
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
@@ -41,6 +49,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/cairn-iot/cairn/platform/bus"
 	"github.com/cairn-iot/cairn/platform/events"
 	"github.com/cairn-iot/cairn/platform/messages"
 	messagingv1 "github.com/cairn-iot/cairn/proto/cairn/messaging/v1"
@@ -60,6 +69,8 @@ type Adapter struct {
 
 	server  *mqtt.Server
 	consume jetstream.ConsumeContext
+	follow  jetstream.ConsumeContext
+	revoked func(event map[string]string) // called after an event is handled; for tests
 
 	mu     sync.Mutex
 	things map[*mqtt.Client]thing // authenticated connections
@@ -154,21 +165,83 @@ func (a *Adapter) Start(ctx context.Context, ln net.Listener) error {
 	if err != nil {
 		return fmt.Errorf("consuming stream %s: %w", messages.Stream, err)
 	}
+	evs, err := a.js.OrderedConsumer(ctx, bus.EventsStream, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{events.ThingsSubject},
+		DeliverPolicy:  jetstream.DeliverNewPolicy,
+	})
+	if err != nil {
+		a.consume.Stop()
+		return fmt.Errorf("following %s: %w", events.ThingsSubject, err)
+	}
+	a.follow, err = evs.Consume(a.revoke)
+	if err != nil {
+		a.consume.Stop()
+		return fmt.Errorf("following %s: %w", events.ThingsSubject, err)
+	}
 	if err := a.server.AddListener(listeners.NewNet("mqtt", ln)); err != nil {
 		a.consume.Stop()
+		a.follow.Stop()
 		return fmt.Errorf("adding the MQTT listener: %w", err)
 	}
 	if err := a.server.Serve(); err != nil {
 		a.consume.Stop()
+		a.follow.Stop()
 		return fmt.Errorf("serving MQTT: %w", err)
 	}
 	return nil
+}
+
+// revoke applies one things event to the current subscriptions and connections.
+func (a *Adapter) revoke(msg jetstream.Msg) {
+	var ev map[string]string
+	if err := json.Unmarshal(msg.Data(), &ev); err != nil {
+		a.log.Error("ignoring an undecodable things event", "error", err)
+		return
+	}
+	var dropThing, dropChannel string
+	var disconnect bool
+	switch ev["operation"] {
+	case "thing.disconnect":
+		dropThing, dropChannel = ev["thing_id"], ev["chan_id"]
+	case "channel.remove":
+		dropChannel = ev["id"]
+	case "thing.remove":
+		dropThing, disconnect = ev["id"], true
+	default:
+		return
+	}
+	for _, cl := range a.server.Clients.GetAll() {
+		if cl.Net.Inline || (dropThing != "" && string(cl.Properties.Username) != dropThing) {
+			continue
+		}
+		for filter := range cl.State.Subscriptions.GetAll() {
+			if dropChannel != "" {
+				if channel, _, err := messages.ParseTopic(filter, true); err != nil || channel != dropChannel {
+					continue
+				}
+			}
+			if a.server.Topics.Unsubscribe(filter, cl.ID) {
+				atomic.AddInt64(&a.server.Info.Subscriptions, -1)
+			}
+			cl.State.Subscriptions.Delete(filter)
+			a.log.Info("subscription revoked", "client", cl.ID, "thing", string(cl.Properties.Username), "filter", filter, "operation", ev["operation"])
+		}
+		if disconnect && !cl.Closed() {
+			_ = a.server.DisconnectClient(cl, packets.ErrNotAuthorized)
+		}
+	}
+	if a.revoked != nil {
+		a.revoked(ev)
+	}
 }
 
 // Close stops the consumer, disconnects every client and closes the listener.
 func (a *Adapter) Close() error {
 	if a.consume != nil {
 		a.consume.Stop()
+	}
+	if a.follow != nil {
+		a.follow.Stop()
 	}
 	return a.server.Close()
 }

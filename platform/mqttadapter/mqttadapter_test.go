@@ -3,6 +3,8 @@ package mqttadapter_test
 import (
 	"context"
 	"net"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -178,7 +180,7 @@ func TestAdapter(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(evs) > 0 && evs[len(evs)-1].Fields["event_type"] == "disconnect" {
+		if slices.ContainsFunc(evs, func(e events.Event) bool { return e.Fields["event_type"] == "disconnect" }) {
 			break
 		}
 		time.Sleep(10 * time.Millisecond)
@@ -191,7 +193,80 @@ func TestAdapter(t *testing.T) {
 		return map[string]string{"thing_id": thing, "timestamp": "1700000000000000000", "event_type": typ, "instance": "test-instance"}
 	}
 	wantEvents := []map[string]string{ev(mt.Thing1, "connect"), ev(mt.Thing1, "connect"), ev(mt.Thing2, "connect"), ev(mt.Thing2, "disconnect")}
+	// Connections are concurrent: their events' order is not the test's.
+	order := func(a, b map[string]string) int {
+		return strings.Compare(a["thing_id"]+a["event_type"], b["thing_id"]+b["event_type"])
+	}
+	slices.SortFunc(gotEvents, order)
+	slices.SortFunc(wantEvents, order)
 	if diff := cmp.Diff(wantEvents, gotEvents); diff != "" {
 		t.Errorf("events.mqtt (-want +got):\n%s", diff)
+	}
+}
+
+func TestRevocation(t *testing.T) {
+	b := bustest.New(t)
+	a, err := mqttadapter.New(mt.Authorizer{}, b.JS, mqttadapter.WithInstance("test"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	applied := make(chan map[string]string, 10)
+	mqttadapter.OnRevoked(a, func(ev map[string]string) { applied <- ev })
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(context.Background(), ln); err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+
+	lost := make(chan struct{})
+	opts := paho.NewClientOptions().AddBroker("tcp://" + ln.Addr().String()).SetClientID("sub").
+		SetUsername(mt.Thing1).SetPassword(mt.Key1).SetAutoReconnect(false).
+		SetConnectionLostHandler(func(paho.Client, error) { close(lost) })
+	sub := paho.NewClient(opts)
+	if tok := sub.Connect(); tok.Wait() && tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	got := newReceived()
+	for _, ch := range []string{mt.Channel1, mt.Channel3} {
+		tok := sub.Subscribe("channels/"+ch+"/messages/#", 1, got.handle)
+		tok.Wait()
+		if q := tok.(*paho.SubscribeToken).Result()["channels/"+ch+"/messages/#"]; q != 1 {
+			t.Fatalf("SUBSCRIBE %s granted %#x, want 1", ch, q)
+		}
+	}
+	emit := func(fields map[string]string) {
+		t.Helper()
+		if err := events.Publish(context.Background(), b.JS, events.ThingsSubject, fields); err != nil {
+			t.Fatal(err)
+		}
+		<-applied
+	}
+	put := func(channel, payload string) {
+		t.Helper()
+		if _, err := messages.NewPublisher(b.JS).Publish(context.Background(), &messagingv1.Message{
+			Channel: channel, Publisher: mt.Thing1, Protocol: "http", Payload: []byte(payload),
+		}, messages.NewID()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// An unrelated event changes nothing (and is not reported as applied).
+	if err := events.Publish(context.Background(), b.JS, events.ThingsSubject, map[string]string{"operation": "thing.create", "id": "x"}); err != nil {
+		t.Fatal(err)
+	}
+	emit(map[string]string{"operation": "thing.disconnect", "chan_id": mt.Channel1, "thing_id": mt.Thing1})
+	put(mt.Channel1, "after disconnect")
+	put(mt.Channel3, "still subscribed")
+	got.waitFor(t, "channels/"+mt.Channel3+"/messages still subscribed")
+	if diff := cmp.Diff([]string{"channels/" + mt.Channel3 + "/messages still subscribed"}, got.all()); diff != "" {
+		t.Errorf("after thing.disconnect, received (-want +got):\n%s", diff)
+	}
+
+	emit(map[string]string{"operation": "thing.remove", "id": mt.Thing1})
+	<-lost // the removed thing's connection is closed
+	if sub.IsConnected() {
+		t.Errorf("client of a removed thing still connected")
 	}
 }

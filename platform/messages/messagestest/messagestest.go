@@ -19,6 +19,7 @@ const (
 	Key2      = "key-2"        // Thing2's key
 	Channel1  = "chan-1"       // Thing1 connected
 	Channel2  = "chan-2"       // nobody connected
+	Channel3  = "chan-3"       // Thing1 connected
 	NoChannel = "chan-missing" // does not exist
 )
 
@@ -30,7 +31,7 @@ func (Authorizer) Authorize(_ context.Context, req *thingsv1.AccessRequest) (*th
 	status := func(s thingsv1.AccessResponse_Status, thing string) (*thingsv1.AccessResponse, error) {
 		return &thingsv1.AccessResponse{Status: s, ThingId: thing}, nil
 	}
-	channels := map[string][]string{Channel1: {Thing1}, Channel2: nil}
+	channels := map[string][]string{Channel1: {Thing1}, Channel2: nil, Channel3: {Thing1}}
 	if (req.Token == "") == (req.Key == "") {
 		return status(thingsv1.AccessResponse_STATUS_UNAUTHENTICATED, "")
 	}
