@@ -143,6 +143,9 @@ func Env(c Config, extra ...string) []string {
 			env[k] = v
 		}
 	}
+	// The pinned toolchain first on PATH: a `go` that goreleaser runs by name (the signs
+	// command, which goreleaser does not template) is the pinned one.
+	env["PATH"] = strings.TrimSuffix(filepath.Join(c.GOROOT, "bin")+string(os.PathListSeparator)+env["PATH"], string(os.PathListSeparator))
 	keys := make([]string, 0, len(env))
 	for k := range env {
 		keys = append(keys, k)
@@ -267,15 +270,20 @@ func Snapshot(ctx context.Context, c Config) ([]Artifact, error) {
 // checksums.txt with the stock cosign CLI (COSIGN_KEY, COSIGN_PASSWORD) and uploads to the
 // GitHub release (GITHUB_TOKEN). c.Out receives goreleaser's dist. goreleaser builds and
 // uploads in one command, so the binaries are compared with c.BinDir (if set) only after the
-// upload; a difference is still an error, and fails the CI job.
-func Publish(ctx context.Context, c Config) error {
+// upload; a difference is still an error, and fails the CI job. skip is passed to goreleaser's
+// --skip (e.g. "publish", "announce" for a dry run that signs but uploads nothing).
+func Publish(ctx context.Context, c Config, skip ...string) error {
 	if err := c.check(); err != nil {
 		return err
 	}
 	if _, err := os.Lstat(c.Out); err == nil {
 		return fmt.Errorf("goreleaser: %s already exists, want a directory to create: remove it first", c.Out)
 	}
-	if err := run(ctx, c, c.Out, PublishPassthrough, "release"); err != nil {
+	args := []string{"release"}
+	if len(skip) > 0 {
+		args = append(args, "--skip="+strings.Join(skip, ","))
+	}
+	if err := run(ctx, c, c.Out, PublishPassthrough, args...); err != nil {
 		return err
 	}
 	if c.BinDir != "" {
@@ -294,7 +302,12 @@ func run(ctx context.Context, c Config, dist string, extraEnv []string, args ...
 	if err != nil {
 		return err
 	}
-	cfgFile := filepath.Join(filepath.Dir(dist), "goreleaser.yaml")
+	tmp, err := os.MkdirTemp("", "cairn-goreleaser-config-")
+	if err != nil {
+		return fmt.Errorf("writing goreleaser config: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	cfgFile := filepath.Join(tmp, "goreleaser.yaml")
 	if err := os.WriteFile(cfgFile, config, 0o644); err != nil {
 		return fmt.Errorf("writing goreleaser config: %w", err)
 	}

@@ -57,7 +57,7 @@ func TestEnvIsBuiltFromNothing(t *testing.T) {
 		"GOTOOLCHAIN=local",
 		"GOWORK=off",
 		"HOME=/home/x",
-		"PATH=/bin",
+		"PATH=/go/bin:/bin",
 		"SOURCE_DATE_EPOCH=1700000000",
 		"TZ=UTC",
 	}

@@ -36,6 +36,7 @@ import (
 	"github.com/cairn-iot/cairn/release"
 	"github.com/cairn-iot/cairn/release/build"
 	"github.com/cairn-iot/cairn/release/goreleaser"
+	"github.com/cairn-iot/cairn/release/sign"
 	"github.com/cairn-iot/cairn/test/testenv"
 )
 
@@ -156,7 +157,7 @@ func TestMain(m *testing.M) {
 func writeRepo(root, dir string) error {
 	copies := []string{".goreleaser.yaml", "LICENSE", "platform/version/version.go",
 		"packaging/cairn.service", "packaging/cairn.default", "packaging/postinst.sh",
-		"packaging/prerm.sh", "packaging/postrm.sh"}
+		"packaging/prerm.sh", "packaging/postrm.sh", "lock/tools.mod", "lock/tools.sum"}
 	files := map[string]string{
 		"go.mod": "module github.com/cairn-iot/cairn\n\ngo 1.26\n",
 	}
@@ -438,20 +439,7 @@ func TestDebianPackages(t *testing.T) {
 func TestChecksumsSignatureVerifiesWithCosign(t *testing.T) {
 	f := setup(t)
 	root := repoRoot(t)
-	cosign := func(dir string) error {
-		cmd := exec.Command(filepath.Join(f.goroot, "bin", "go"), "tool", "-modfile="+filepath.Join(root, lock.ToolsModFile),
-			"cosign", "verify-blob", "--key", filepath.Join(dir, "cosign.pub"),
-			"--signature", filepath.Join(dir, "checksums.txt.sig"),
-			"--insecure-ignore-tlog", filepath.Join(dir, "checksums.txt"))
-		// go tool -modfile needs a module root; the repository's is the one of lock/tools.mod.
-		cmd.Dir = root
-		cmd.Env = goreleaser.Env(goreleaser.Config{GOROOT: f.goroot, Epoch: epoch})
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			return fmt.Errorf("%w\n%s", err, out)
-		}
-		return nil
-	}
+	cosign := func(dir string) error { return verifyBlob(f, root, dir) }
 	if err := cosign(f.out1); err != nil {
 		t.Fatalf("cosign verify-blob of the snapshot's checksums.txt: %v", err)
 	}
@@ -466,12 +454,71 @@ func TestChecksumsSignatureVerifiesWithCosign(t *testing.T) {
 	}
 }
 
+// Publish (a tag in CI) builds the same bytes as the snapshot and signs checksums.txt with
+// the stock cosign CLI and a cosign key file; the dry run stops before the upload.
+func TestPublishDryRunSignsTheSameChecksums(t *testing.T) {
+	f := setup(t)
+	root := repoRoot(t)
+	dir := t.TempDir()
+	clone := filepath.Join(dir, "clone")
+	for _, args := range [][]string{{"clone", "-q", f.repo, clone}, {"-C", clone, "tag", version}} {
+		cmd := exec.Command("git", args...)
+		cmd.Env = append(os.Environ(), gitEnv...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	keyPEM, err := sign.MarshalPrivateKey(f.key, []byte("pw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(dir, "cosign.key")
+	write(t, keyFile, keyPEM)
+	c := f.config(root, filepath.Join(dir, "out"))
+	c.ModuleDir = clone
+	secrets := map[string]string{"COSIGN_KEY": keyFile, "COSIGN_PASSWORD": "pw"}
+	c.LookupEnv = func(k string) (string, bool) {
+		if v, ok := secrets[k]; ok {
+			return v, true
+		}
+		return os.LookupEnv(k)
+	}
+	if err := goreleaser.Publish(context.Background(), c, "publish", "announce"); err != nil {
+		t.Fatal(err)
+	}
+	got := read(t, filepath.Join(c.Out, "checksums.txt"))
+	if want := read(t, filepath.Join(f.out1, "checksums.txt")); !bytes.Equal(got, want) {
+		t.Errorf("publish checksums.txt differs from the snapshot's:\npublish:\n%s\nsnapshot:\n%s", got, want)
+	}
+	write(t, filepath.Join(c.Out, "cosign.pub"), read(t, filepath.Join(f.out1, "cosign.pub")))
+	if err := verifyBlob(f, root, c.Out); err != nil {
+		t.Errorf("cosign verify-blob of the published checksums.txt: %v", err)
+	}
+}
+
 func TestChangelog(t *testing.T) {
 	f := setup(t)
 	want := "# Changelog\n\n## " + version + "\n\n* " + f.commit[:12] + " Cairn fixture\n"
 	if got := string(read(t, filepath.Join(f.out1, "CHANGELOG.md"))); got != want {
 		t.Errorf("CHANGELOG.md = %q, want %q", got, want)
 	}
+}
+
+// verifyBlob runs the stock cosign CLI of lock/tools.mod on dir's checksums.txt, its
+// signature and cosign.pub.
+func verifyBlob(f *fixture, root, dir string) error {
+	cmd := exec.Command(filepath.Join(f.goroot, "bin", "go"), "tool", "-modfile="+filepath.Join(root, lock.ToolsModFile),
+		"cosign", "verify-blob", "--key", filepath.Join(dir, "cosign.pub"),
+		"--signature", filepath.Join(dir, "checksums.txt.sig"),
+		"--insecure-ignore-tlog", filepath.Join(dir, "checksums.txt"))
+	// go tool -modfile needs a module root; the repository's is the one of lock/tools.mod.
+	cmd.Dir = root
+	cmd.Env = goreleaser.Env(goreleaser.Config{GOROOT: f.goroot, Epoch: epoch})
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("%w\n%s", err, out)
+	}
+	return nil
 }
 
 func read(t *testing.T, path string) []byte {

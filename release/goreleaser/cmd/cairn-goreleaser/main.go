@@ -1,7 +1,7 @@
 // Command cairn-goreleaser publishes a tagged release's archives, Debian packages and signed
 // checksums to the GitHub release, with goreleaser in release mode (CI, on a tag):
 //
-//	go run ./release/goreleaser/cmd/cairn-goreleaser publish [-C dir] [-out dir]
+//	go run ./release/goreleaser/cmd/cairn-goreleaser publish [-C dir] [-out dir] [-dry-run]
 //
 // It is the edge: it reads the lock (the pinned toolchain), git (version, commit and epoch, as
 // the release does; SOURCE_DATE_EPOCH if set) and the environment once, refuses a dirty tree,
@@ -40,11 +40,12 @@ func main() {
 
 func run(ctx context.Context, args []string) error {
 	if len(args) == 0 || args[0] != "publish" {
-		return errors.New("usage: cairn-goreleaser publish [-C dir] [-out dir]")
+		return errors.New("usage: cairn-goreleaser publish [-C dir] [-out dir] [-dry-run]")
 	}
 	fs := flag.NewFlagSet("publish", flag.ContinueOnError)
 	dir := fs.String("C", ".", "the module to publish")
 	out := fs.String("out", "", "goreleaser's output directory (default <C>/dist.publish)")
+	dryRun := fs.Bool("dry-run", false, "build, package and sign, but upload nothing (--skip=publish,announce)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -74,6 +75,10 @@ func run(ctx context.Context, args []string) error {
 	if _, err := os.Stat(bin); err != nil {
 		bin = ""
 	}
+	var skip []string
+	if *dryRun {
+		skip = []string{"publish", "announce"}
+	}
 	return goreleaser.Publish(ctx, goreleaser.Config{
 		ModuleDir: moduleDir,
 		GOROOT:    goroot,
@@ -83,5 +88,5 @@ func run(ctx context.Context, args []string) error {
 		BinDir:    bin,
 		Out:       *out,
 		LookupEnv: os.LookupEnv,
-	})
+	}, skip...)
 }
