@@ -100,9 +100,10 @@ func (s *syncBuffer) String() string {
 }
 
 // start runs the binary name with env (CAIRN_* variables; nothing else is inherited but PATH
-// and HOME), waits for its /health on healthAddr, and stops it with SIGTERM at the end of the
-// test, which must then exit 0. Its logs are shown if the test fails.
-func start(t *testing.T, name string, env map[string]string, healthAddr string) {
+// and HOME), waits for its /health on healthAddr, and returns a function that stops it with
+// SIGTERM (called at the end of the test if not before); it must then exit 0. Its logs are
+// shown if the test fails.
+func start(t *testing.T, name string, env map[string]string, healthAddr string) (stop func()) {
 	t.Helper()
 	cmd := exec.Command(filepath.Join(binaries(t), name))
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
@@ -117,22 +118,26 @@ func start(t *testing.T, name string, env map[string]string, healthAddr string) 
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("%s exited with %v after SIGTERM, want a clean exit", name, err)
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			_ = cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("%s exited with %v after SIGTERM, want a clean exit", name, err)
+				}
+			case <-time.After(40 * time.Second):
+				_ = cmd.Process.Kill()
+				<-done
+				t.Errorf("%s did not stop within 40s of SIGTERM", name)
 			}
-		case <-time.After(40 * time.Second):
-			_ = cmd.Process.Kill()
-			<-done
-			t.Errorf("%s did not stop within 40s of SIGTERM", name)
-		}
-		if t.Failed() {
-			t.Logf("%s logs:\n%s", name, logs.String())
-		}
-	})
+			if t.Failed() {
+				t.Logf("%s logs:\n%s", name, logs.String())
+			}
+		})
+	}
+	t.Cleanup(stop)
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		select {
@@ -145,7 +150,7 @@ func start(t *testing.T, name string, env map[string]string, healthAddr string) 
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return
+				return stop
 			}
 		}
 		if time.Now().After(deadline) {
@@ -166,15 +171,25 @@ func TestAllInOne(t *testing.T) {
 	t.Parallel()
 	requireMosquitto(t)
 	httpAddr, mqttAddr, natsAddr := testenv.FreeAddr(t), testenv.FreeAddr(t), testenv.FreeAddr(t)
-	start(t, "cairn", map[string]string{
+	env := map[string]string{
 		"CAIRN_HTTP_ADDR":   httpAddr,
 		"CAIRN_MQTT_ADDR":   mqttAddr,
 		"CAIRN_NATS_LISTEN": natsAddr,
 		"CAIRN_DATA_DIR":    t.TempDir(),
 		"CAIRN_BCRYPT_COST": "4", // the minimum: the test needs no slow hashes
-	}, httpAddr)
+	}
+	stop := start(t, "cairn", env, httpAddr)
 	base := "http://" + httpAddr
-	scenario(t, endpoints{users: base, things: base, http: base, messages: base, mqtt: mqttAddr, nats: "nats://" + natsAddr})
+	r := scenario(t, endpoints{users: base, things: base, http: base, messages: base, mqtt: mqttAddr, nats: "nats://" + natsAddr})
+
+	// The stored messages survive a restart on the same data directory.
+	stop()
+	start(t, "cairn", env, httpAddr)
+	var p page
+	must(t, 200, "GET", base+"/channels/"+r.channel+"/messages?offset=4", r.bearer, "", &p)
+	if p.Total != 5 || len(p.Messages) != 1 || p.Messages[0].Payload != "end" {
+		t.Errorf("after a restart, GET messages?offset=4 = %+v, want total 5 and the message \"end\"", p)
+	}
 }
 
 func TestSeparateServices(t *testing.T) {
@@ -345,7 +360,13 @@ type page struct {
 	} `json:"messages"`
 }
 
-func scenario(t *testing.T, e endpoints) {
+// result is what a scenario leaves behind for later checks.
+type result struct {
+	bearer  string // Authorization of the user
+	channel string // the channel with the 5 stored messages
+}
+
+func scenario(t *testing.T, e endpoints) result {
 	// User and token; malformed JSON changes nothing.
 	must(t, 400, "POST", e.users+"/users", "", `{"email": "a@example.com", "password":`, nil)
 	must(t, 201, "POST", e.users+"/users", "", `{"email":"a@example.com","password":"a-long-secret"}`, nil)
@@ -553,4 +574,5 @@ func scenario(t *testing.T, e endpoints) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	return result{bearer: bearer, channel: ch.ID}
 }
