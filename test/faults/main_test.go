@@ -140,12 +140,12 @@ const (
 )
 
 var (
-	keyOnce              sync.Once
-	keyFile, pubFile     string
-	keyErr               error
-	fixtureVersion       = "v0.0.1"
-	fixtureCommit        = "0123456789abcdef0123456789abcdef01234567"
-	fixtureEpoch   int64 = 1700000000
+	keyOnce          sync.Once
+	keyFile, pubFile string
+	keyErr           error
+	fixtureVersion         = "v0.0.1"
+	fixtureCommit          = "0123456789abcdef0123456789abcdef01234567"
+	fixtureEpoch     int64 = 1700000000
 )
 
 // signingKey writes an encrypted cosign key (COSIGN_PASSWORD) once, so that every release of
