@@ -2,6 +2,7 @@ package httpadapter_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -14,6 +15,8 @@ import (
 	"github.com/cairn-iot/cairn/platform/httpadapter"
 	"github.com/cairn-iot/cairn/platform/messages"
 	mt "github.com/cairn-iot/cairn/platform/messages/messagestest"
+	messagingv1 "github.com/cairn-iot/cairn/proto/cairn/messaging/v1"
+	thingsv1 "github.com/cairn-iot/cairn/proto/cairn/things/v1"
 )
 
 func TestPublish(t *testing.T) {
@@ -95,5 +98,46 @@ func TestPublish(t *testing.T) {
 	}
 	if page.Total != 0 {
 		t.Errorf("stored messages of %s = %d, want 0 (every publish there was refused)", mt.Channel2, page.Total)
+	}
+}
+
+type failingPublisher struct{}
+
+func (failingPublisher) Publish(context.Context, *messagingv1.Message, string) (uint64, error) {
+	return 0, errors.New("no stream response")
+}
+
+func TestUnavailable(t *testing.T) {
+	down := messages.AuthorizerFunc(func(context.Context, *thingsv1.AccessRequest) (*thingsv1.AccessResponse, error) {
+		return nil, messages.ErrUnavailable
+	})
+	tests := []struct {
+		name string
+		auth messages.Authorizer
+		pub  httpadapter.Publisher
+	}{
+		{"things service down", down, failingPublisher{}},
+		{"stream does not acknowledge", mt.Authorizer{}, failingPublisher{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			a, err := httpadapter.New(tt.auth, tt.pub)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req := httptest.NewRequest("POST", "/channels/"+mt.Channel1+"/messages", strings.NewReader("x"))
+			req.Header.Set("Authorization", "Thing "+mt.Key1)
+			rec := httptest.NewRecorder()
+			a.Handler().ServeHTTP(rec, req)
+			if rec.Code != http.StatusServiceUnavailable {
+				t.Errorf("POST with %s = %d %s, want 503", tt.name, rec.Code, rec.Body)
+			}
+		})
+	}
+}
+
+func TestOptions(t *testing.T) {
+	if _, err := httpadapter.New(mt.Authorizer{}, failingPublisher{}, httpadapter.WithMaxPayload(0)); err == nil {
+		t.Errorf("New(WithMaxPayload(0)) succeeded, want an error")
 	}
 }
