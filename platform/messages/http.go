@@ -120,7 +120,7 @@ func queryUint(r *http.Request, name string, def uint64) (uint64, error) {
 func AccessMessage(resp *thingsv1.AccessResponse, channel string) string {
 	switch resp.GetStatus() {
 	case thingsv1.AccessResponse_STATUS_UNAUTHENTICATED:
-		return "credential not recognised: use the key of an existing thing or a valid user token"
+		return "credential not recognised: send the key of an existing thing (`Authorization: Thing <key>`) or, to read messages, a valid user token (`Authorization: Bearer <token>`)"
 	case thingsv1.AccessResponse_STATUS_FORBIDDEN:
 		return fmt.Sprintf("not allowed on channel %q: connect the thing to the channel first (PUT /channels/%s/things/<thing id>)", channel, channel)
 	case thingsv1.AccessResponse_STATUS_NOT_FOUND:
