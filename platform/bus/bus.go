@@ -24,6 +24,13 @@
 // version on first use, accepts any version up to FormatVersion (a newer binary opens an
 // older data directory, migrating if a future version needs it) and refuses a newer one.
 // The embedded server keeps JetStream's files under <data dir>/nats.
+//
+// # Clusters
+//
+// Streams and buckets are created with one replica. On a NATS cluster, an operator scales
+// them (nats stream edit MESSAGES --replicas 3; the bucket streams are KV_<bucket>), and
+// EnsureStreams keeps the replica count it finds, so a service starting later never scales
+// them back down.
 package bus
 
 import (
@@ -248,6 +255,9 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream) error {
 		},
 	}
 	for _, cfg := range streams {
+		if s, err := js.Stream(ctx, cfg.Name); err == nil {
+			cfg.Replicas = s.CachedInfo().Config.Replicas // keep what an operator scaled it to
+		}
 		if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
 			return fmt.Errorf("creating stream %s: %w", cfg.Name, err)
 		}
@@ -263,6 +273,13 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream) error {
 	}
 	for _, cfg := range buckets {
 		cfg.Storage = jetstream.FileStorage
+		if kv, err := js.KeyValue(ctx, cfg.Bucket); err == nil {
+			if st, err := kv.Status(ctx); err == nil {
+				if kvs, ok := st.(*jetstream.KeyValueBucketStatus); ok {
+					cfg.Replicas = kvs.StreamInfo().Config.Replicas
+				}
+			}
+		}
 		if _, err := js.CreateOrUpdateKeyValue(ctx, cfg); err != nil {
 			return fmt.Errorf("creating key-value bucket %s: %w", cfg.Bucket, err)
 		}
