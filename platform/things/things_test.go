@@ -329,3 +329,34 @@ func TestRefusals(t *testing.T) {
 		t.Errorf("after the refusals, eve's thing is %+v, want unchanged", got)
 	}
 }
+
+// TestListsLeaveNoConsumers: listing uses a short-lived consumer on the bucket's stream and
+// removes it (the server allows 1000 per stream).
+func TestListsLeaveNoConsumers(t *testing.T) {
+	e := newEnv(t, bustest.New(t))
+	tok := e.user("ada@example.com")
+	var th thing
+	e.must(201, "POST", "/things", tok, `{"name":"a"}`, &th)
+	var ch channel
+	e.must(201, "POST", "/channels", tok, `{"name":"c"}`, &ch)
+	for range 5 {
+		e.must(200, "GET", "/things", tok, "", nil)
+		e.must(200, "GET", "/channels", tok, "", nil)
+		e.must(200, "GET", "/channels/"+ch.ID+"/things", tok, "", nil)
+		e.must(200, "GET", "/things/"+th.ID+"/channels", tok, "", nil)
+	}
+	ctx := context.Background()
+	for _, name := range []string{"KV_" + bus.ThingsBucket, "KV_" + bus.ChannelsBucket, "KV_" + bus.ConnectionsBucket} {
+		s, err := e.bus.JS.Stream(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, err := s.Info(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info.State.Consumers != 0 {
+			t.Errorf("after the lists, %s has %d consumers, want 0", name, info.State.Consumers)
+		}
+	}
+}
