@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -158,17 +159,25 @@ func Env(c Config, extra ...string) []string {
 	return out
 }
 
-// PackageVersion turns a release version ("v0.1.0", "v0.1.0-3-gabc1234-dirty", or a bare
-// "abc1234" where there is no tag) into the version of the archives and packages: without
-// the "v", and starting with a digit as Debian requires ("0.0.0-abc1234", which nfpm writes as
-// the pre-release 0.0.0~abc1234, older than any tagged release).
+// PackageVersion turns a release version ("v0.1.0", "v0.1.0-3-gabc1234def56-dirty", or a bare
+// 12-hex-digit commit "abc1234def56" where there is no tag, see release/source) into the
+// version of the archives and packages: without the "v", and starting with a digit as Debian
+// requires. A bare commit becomes "0.0.0-abc1234def56" (nfpm writes the pre-release
+// 0.0.0~abc1234def56), older than any tagged release, even when the hash starts with a digit.
 func PackageVersion(v string) string {
+	if bareCommit.MatchString(v) {
+		return "0.0.0-" + v
+	}
 	s := strings.TrimPrefix(v, "v")
 	if s == "" || s[0] < '0' || s[0] > '9' {
 		s = "0.0.0-" + s
 	}
 	return s
 }
+
+// bareCommit matches what `git describe --tags --always --abbrev=12 --dirty` prints when no
+// tag is reachable.
+var bareCommit = regexp.MustCompile(`^[0-9a-f]{12,40}(-dirty)?$`)
 
 // RewriteDist returns config with its `dist: dist/goreleaser` line replaced by dist.
 func RewriteDist(config []byte, dist string) ([]byte, error) {

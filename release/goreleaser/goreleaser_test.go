@@ -86,6 +86,10 @@ func TestPackageVersion(t *testing.T) {
 		{"1.2.3", "1.2.3"},
 		{"abc1234def56", "0.0.0-abc1234def56"},
 		{"abc1234def56-dirty", "0.0.0-abc1234def56-dirty"},
+		{"57faf78dc57e-dirty", "0.0.0-57faf78dc57e-dirty"},
+		{"57faf78dc57e", "0.0.0-57faf78dc57e"},
+		{"20240101", "20240101"},
+		{"main", "0.0.0-main"},
 	}
 	for _, tt := range tests {
 		if got := PackageVersion(tt.in); got != tt.want {
