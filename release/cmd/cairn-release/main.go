@@ -243,6 +243,12 @@ func verify(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	// The clean room copies the tree as it is now: it must still be the recorded commit.
+	if rec, err := release.LoadRecord(filepath.Join(c.dist, release.RecordFile)); err == nil {
+		if info, err := source.Resolve(ctx, source.ExecGit, c.dir, ""); err == nil && info.Commit != rec.Commit {
+			return fmt.Errorf("%s was released from commit %s, the tree at %s is at %s; check out %s (or rerun the release) before verifying", c.dist, rec.Commit, c.dir, info.Commit, rec.Commit)
+		}
+	}
 	self, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("finding cairn-release itself: %w", err)
