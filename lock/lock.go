@@ -365,5 +365,5 @@ func ProxyURL(proxy, moduleVersion string) string {
 	return strings.TrimSuffix(proxy, "/") + "/" + ToolchainModule + "/@v/" + moduleVersion + ".zip"
 }
 
-// sha256Hex formats a digest as the lock writes it.
+// sha256String formats a SHA-256 digest as the lock writes it: "sha256:<hex>".
 func sha256String(sum []byte) string { return "sha256:" + hex.EncodeToString(sum) }
