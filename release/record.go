@@ -1,9 +1,11 @@
 package release
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
+	"regexp"
 )
 
 // RecordFile is the release record's path inside dist/.
@@ -95,14 +97,46 @@ func LoadRecord(path string) (*Record, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading release record: %w", err)
 	}
+	r, err := ParseRecord(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return r, nil
+}
+
+// ParseRecord decodes a release record strictly: unknown fields, a wrong schema, or digests
+// and paths that could not come from a release are refused.
+func ParseRecord(b []byte) (*Record, error) {
 	var r Record
-	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, fmt.Errorf("decoding release record %s: %w (want the release.json that `go tool mage release` writes)", path, err)
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&r); err != nil {
+		return nil, fmt.Errorf("decoding release record: %w (want the release.json that `go tool mage release` writes)", err)
 	}
 	if r.Schema != recordSchema {
-		return nil, fmt.Errorf("release record %s has schema %d, want %d; rerun `go tool mage release`", path, r.Schema, recordSchema)
+		return nil, fmt.Errorf("release record has schema %d, want %d; rerun `go tool mage release`", r.Schema, recordSchema)
+	}
+	for _, im := range r.Images {
+		if !digestRE.MatchString(im.Index) {
+			return nil, fmt.Errorf("release record: image %q index %q: want sha256:<64 hex>", im.Name, im.Index)
+		}
+		for _, p := range im.Platforms {
+			for _, d := range append([]string{p.Manifest, p.Config}, p.Layers...) {
+				if !digestRE.MatchString(d) {
+					return nil, fmt.Errorf("release record: image %q %s digest %q: want sha256:<64 hex>", im.Name, p.Platform, d)
+				}
+			}
+			if !binPathRE.MatchString(p.Binary.Path) {
+				return nil, fmt.Errorf("release record: image %q %s binary path %q: want bin/<platform>/<name>", im.Name, p.Platform, p.Binary.Path)
+			}
+		}
 	}
 	return &r, nil
 }
+
+var (
+	digestRE  = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
+	binPathRE = regexp.MustCompile(`^bin/[a-z0-9_]+/[A-Za-z0-9_.-]+$`)
+)
 
 const recordSchema = 1
