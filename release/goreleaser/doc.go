@@ -39,8 +39,14 @@
 //
 // Publish (CI, for a tag: `go run ./release/goreleaser/cmd/cairn-goreleaser publish`) runs
 // goreleaser in release mode with the same environment plus GITHUB_TOKEN, COSIGN_KEY and
-// COSIGN_PASSWORD: it builds the same bytes, signs checksums.txt with the stock cosign CLI
-// (same key, same format), writes goreleaser's changelog and uploads to the GitHub release.
+// COSIGN_PASSWORD: it builds the same bytes (the same checksums.txt as the snapshot of the
+// tag), signs checksums.txt with the stock cosign CLI (`go tool -modfile=lock/tools.mod cosign
+// sign-blob`, same key, same format; the pinned go is first on PATH because goreleaser does not
+// template the signing command), writes goreleaser's changelog and uploads to the GitHub
+// release. `publish -dry-run` does all of it but the upload.
+//
+// README.md is named by a glob in .goreleaser.yaml: a checkout without it releases archives
+// without it (goreleaser warns) instead of failing.
 //
 // # Packages
 //

@@ -37,6 +37,7 @@ import (
 	"github.com/cairn-iot/cairn/release/build"
 	"github.com/cairn-iot/cairn/release/goreleaser"
 	"github.com/cairn-iot/cairn/release/sign"
+	"github.com/cairn-iot/cairn/release/signstep"
 	"github.com/cairn-iot/cairn/test/testenv"
 )
 
@@ -493,6 +494,41 @@ func TestPublishDryRunSignsTheSameChecksums(t *testing.T) {
 	write(t, filepath.Join(c.Out, "cosign.pub"), read(t, filepath.Join(f.out1, "cosign.pub")))
 	if err := verifyBlob(f, root, c.Out); err != nil {
 		t.Errorf("cosign verify-blob of the published checksums.txt: %v", err)
+	}
+}
+
+// The release step, as `go tool mage release` runs it: the staged dist/bin, the pinned
+// toolchain, and the release key from COSIGN_KEY/COSIGN_PASSWORD.
+func TestStepWritesDistGoreleaser(t *testing.T) {
+	f := setup(t)
+	stage := t.TempDir()
+	for _, p := range []string{"linux_amd64", "linux_arm_v7"} {
+		if err := os.MkdirAll(filepath.Join(stage, "bin", p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range release.Services {
+			write(t, filepath.Join(stage, "bin", p, s.Name), read(t, filepath.Join(f.bin, p, s.Name)))
+		}
+	}
+	keyPEM, err := sign.MarshalPrivateKey(f.key, []byte("pw"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(t.TempDir(), "cosign.key")
+	write(t, keyFile, keyPEM)
+	var log bytes.Buffer
+	s := &release.Stage{Dir: stage, ModuleDir: f.repo, GOROOT: f.goroot, Epoch: epoch,
+		Version: version, Commit: f.commit, Services: release.Services, Log: &log}
+	step := goreleaser.Step(signstep.Keys{KeyFile: keyFile, Password: "pw"}, os.Getenv)
+	if err := step(context.Background(), s); err != nil {
+		t.Fatalf("goreleaser step: %v\nlog:\n%s", err, log.String())
+	}
+	out := filepath.Join(stage, "goreleaser")
+	if got, want := read(t, filepath.Join(out, "checksums.txt")), read(t, filepath.Join(f.out1, "checksums.txt")); !bytes.Equal(got, want) {
+		t.Errorf("the step's checksums.txt differs from Snapshot's:\nstep:\n%s\nsnapshot:\n%s", got, want)
+	}
+	if err := verifyBlob(f, repoRoot(t), out); err != nil {
+		t.Errorf("cosign verify-blob of the step's checksums.txt: %v", err)
 	}
 }
 
