@@ -1,0 +1,246 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/cairn-iot/cairn/images"
+	"github.com/cairn-iot/cairn/release"
+)
+
+func TestPayload(t *testing.T) {
+	for _, n := range []int{0, 7, 123456789} {
+		p := Payload(n, 100)
+		if len(p) != 100 {
+			t.Errorf("len(Payload(%d, 100)) = %d, want 100", n, len(p))
+		}
+		var v struct{ N int }
+		if err := json.Unmarshal(p, &v); err != nil || v.N != n {
+			t.Errorf("Payload(%d, 100) = %s: decodes to %d, %v; want valid JSON with n=%d", n, p, v.N, err, n)
+		}
+	}
+}
+
+func TestTimeline(t *testing.T) {
+	tl := newTimeline(time.Now(), nil)
+	tl.Write([]byte("build"))
+	tl.Write([]byte("ing\nimage a\nimage"))
+	tl.Write([]byte(" b\n"))
+	var got []string
+	for _, l := range tl.Lines {
+		got = append(got, l.Text)
+	}
+	if diff := cmp.Diff([]string{"building", "image a", "image b"}, got); diff != "" {
+		t.Errorf("timeline lines (-want +got):\n%s", diff)
+	}
+	ph := tl.Phases(time.Hour)
+	if n := strings.Count(ph, "\n"); n != 4 || !strings.Contains(ph, "3600.00s") || !strings.HasSuffix(ph, "(exit)\n") {
+		t.Errorf("Phases() = %q, want 3 lines and an (exit) line at 3600.00s", ph)
+	}
+}
+
+func TestWithCache(t *testing.T) {
+	got := withCache([]string{"PATH=/bin", "GOCACHE=/old", "HOME=/h"}, "/new")
+	if diff := cmp.Diff([]string{"PATH=/bin", "HOME=/h", "GOCACHE=/new"}, got); diff != "" {
+		t.Errorf("withCache (-want +got):\n%s", diff)
+	}
+}
+
+// fakeBins writes random "binaries" in the dist/bin layout for every release service.
+func fakeBins(t testing.TB, size int) string {
+	dir := t.TempDir()
+	for _, p := range Platforms {
+		os.MkdirAll(filepath.Join(dir, p.Dir()), 0o755)
+		for _, s := range release.Services {
+			b := make([]byte, size)
+			rand.Read(b[:size/2]) // half random, half zeros: compressible
+			if err := os.WriteFile(filepath.Join(dir, p.Dir(), s.Name), b, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return dir
+}
+
+func TestAssembleAndSizes(t *testing.T) {
+	dir := fakeBins(t, 64<<10)
+	svcs, err := LoadServices(dir, "v1", "abc")
+	if err != nil {
+		t.Fatalf("LoadServices: %v", err)
+	}
+	if got, want := BinaryBytes(svcs), int64(len(release.Services)*2*(64<<10)); got != want {
+		t.Errorf("BinaryBytes = %d, want %d", got, want)
+	}
+	epoch := time.Unix(1700000000, 0)
+	idxs, _, err := Assemble(svcs, epoch, images.DefaultCompressor)
+	if err != nil {
+		t.Fatalf("Assemble: %v", err)
+	}
+	sizes, err := Sizes(svcs, idxs, images.DefaultCompressor.Level)
+	if err != nil {
+		t.Fatalf("Sizes: %v", err)
+	}
+	if len(sizes) != 2*len(release.Services) {
+		t.Fatalf("Sizes returned %d rows, want %d", len(sizes), 2*len(release.Services))
+	}
+	for i, z := range sizes {
+		// The index's manifest descriptor sizes and the index itself, cross-checked.
+		raw, _ := idxs[i/2].RawManifest()
+		if z.IndexShare != int64(len(raw))/2 {
+			t.Errorf("%s %s: IndexShare = %d, want %d", z.Service, z.Platform, z.IndexShare, len(raw)/2)
+		}
+		if z.Binary != 64<<10 || z.GzBinary <= 0 || z.GzBinary >= z.Binary {
+			t.Errorf("%s %s: Binary %d, GzBinary %d: want 65536 and a smaller compressed size", z.Service, z.Platform, z.Binary, z.GzBinary)
+		}
+		if z.Total() != z.Layer+z.Config+z.Manifest+z.IndexShare || z.Overhead() != z.Total()-z.GzBinary {
+			t.Errorf("%s %s: Total %d, Overhead %d do not add up: %+v", z.Service, z.Platform, z.Total(), z.Overhead(), z)
+		}
+		if z.Overhead() <= 0 {
+			t.Errorf("%s %s: Overhead = %d, want > 0 (config and manifest cost bytes)", z.Service, z.Platform, z.Overhead())
+		}
+	}
+	if _, err := LoadServices(t.TempDir(), "v1", "abc"); err == nil {
+		t.Errorf("LoadServices(empty dir) = nil error, want one naming the missing binary")
+	}
+}
+
+func TestGzip(t *testing.T) {
+	gz, err := exec.LookPath("gzip")
+	if err != nil {
+		t.Skip("no gzip")
+	}
+	in := [][]byte{bytes.Repeat([]byte("cairn "), 10000), []byte("x")}
+	_, n, err := Gzip(context.Background(), gz, 6, in)
+	if err != nil {
+		t.Fatalf("Gzip: %v", err)
+	}
+	if n <= 0 || n >= 60001 {
+		t.Errorf("Gzip output = %d bytes, want between 1 and the input size", n)
+	}
+	missing := filepath.Join(t.TempDir(), "gzip")
+	if _, _, err := Gzip(context.Background(), missing, 6, in); err == nil {
+		t.Errorf("Gzip(%s) = nil error, want one", missing)
+	}
+}
+
+func TestPeakRSS(t *testing.T) {
+	n, err := PeakRSS()
+	if err != nil {
+		t.Skipf("no /proc: %v", err)
+	}
+	if n < 1<<20 {
+		t.Errorf("PeakRSS() = %d, want at least 1 MiB for a Go test binary", n)
+	}
+}
+
+func TestSameFiles(t *testing.T) {
+	a, b := t.TempDir(), t.TempDir()
+	for _, f := range []struct{ dir, name, data string }{
+		{a, "x/1", "one"}, {a, "x/2", "two"}, {a, "3", "three"},
+		{b, "x/1", "one"}, {b, "x/2", "TWO"},
+	} {
+		os.MkdirAll(filepath.Dir(filepath.Join(f.dir, f.name)), 0o755)
+		os.WriteFile(filepath.Join(f.dir, f.name), []byte(f.data), 0o644)
+	}
+	same, total, err := SameFiles(a, b)
+	if err != nil || same != 1 || total != 3 {
+		t.Errorf("SameFiles = %d, %d, %v; want 1, 3, nil", same, total, err)
+	}
+}
+
+// TestHTTPLoad runs the HTTP load against a fake platform that stores what it accepts.
+func TestHTTPLoad(t *testing.T) {
+	var stored atomic.Int64
+	var bad atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case r.Method == "POST" && r.URL.Path == "/channels/ch1/messages":
+			var buf bytes.Buffer
+			buf.ReadFrom(r.Body)
+			if buf.Len() != 100 || r.Header.Get("Authorization") != "Thing key" {
+				bad.Add(1)
+			}
+			if stored.Add(1)%10 == 0 {
+				w.WriteHeader(http.StatusServiceUnavailable) // every tenth refused
+				stored.Add(-1)
+				return
+			}
+			w.WriteHeader(http.StatusAccepted)
+		case r.Method == "GET" && r.URL.Path == "/channels/ch1/messages":
+			json.NewEncoder(w).Encode(map[string]int64{"total": stored.Load()})
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	p := &Platform{HTTPAddr: strings.TrimPrefix(srv.URL, "http://"), ThingKey: "key", Bearer: "Bearer x",
+		Channels: map[string]string{"http": "ch1"}}
+	res := p.HTTP(context.Background(), Load{Messages: 200, Workers: 4, Size: 100, Cap: time.Minute, StoreWait: 5 * time.Second})
+	if res.Sent != 200 || res.Acked+res.Failed != 200 || res.Failed == 0 || len(res.Latencies) != res.Acked {
+		t.Errorf("HTTP load: sent %d, acked %d, failed %d, %d latencies; want 200 sent, some refused, one latency per ack", res.Sent, res.Acked, res.Failed, len(res.Latencies))
+	}
+	if res.Stored != res.Acked || res.StoredAt <= 0 || res.Throughput() <= 0 {
+		t.Errorf("HTTP load: stored %d at %v, throughput %v; want every acknowledged message stored", res.Stored, res.StoredAt, res.Throughput())
+	}
+	if !strings.Contains(res.FirstErr, "503") {
+		t.Errorf("FirstErr = %q, want the 503", res.FirstErr)
+	}
+	if bad.Load() != 0 {
+		t.Errorf("%d requests had the wrong size or authorization", bad.Load())
+	}
+}
+
+func TestThroughputWhenTheStoreLags(t *testing.T) {
+	r := LoadResult{Acked: 100, Stored: 50}
+	if got := r.Throughput(); got != 0 {
+		t.Errorf("Throughput() with the store behind = %v, want 0 (a MISS)", got)
+	}
+	r = LoadResult{Acked: 100, Stored: 100, StoredAt: 2 * time.Second}
+	if got := r.Throughput(); got != 50 {
+		t.Errorf("Throughput() = %v, want 50", got)
+	}
+}
+
+func benchServices(b *testing.B) []Service {
+	dir := fakeBins(b, 8<<20)
+	svcs, err := LoadServices(dir, "v1", "abc")
+	if err != nil {
+		b.Fatal(err)
+	}
+	return svcs[:1]
+}
+
+// BenchmarkAssemble times one service's two-platform index from 8 MiB binaries, no cache.
+func BenchmarkAssemble(b *testing.B) {
+	svcs := benchServices(b)
+	b.SetBytes(BinaryBytes(svcs))
+	for b.Loop() {
+		if _, _, err := Assemble(svcs, time.Unix(1700000000, 0), images.DefaultCompressor); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkLayerTar times the uncompressed layer alone.
+func BenchmarkLayerTar(b *testing.B) {
+	svcs := benchServices(b)
+	b.SetBytes(int64(len(svcs[0].Binaries[0].Data)))
+	for b.Loop() {
+		if _, err := images.LayerTar(svcs[0].Spec, svcs[0].Binaries[0].Data, time.Unix(1700000000, 0)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,203 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cairn-iot/cairn/release"
+	"github.com/cairn-iot/cairn/release/build"
+)
+
+// Pipeline times releases of one commit against the floor, the bare `go build` of the same
+// binaries. Everything runs in a copy of the commit's tree under Work, with caches of its
+// own, so the user's dist/, GOCACHE and layer cache are neither used nor touched.
+type Pipeline struct {
+	// Source is the git work tree to benchmark; Commit (a full hash) is copied out of it.
+	Source string
+	// Work is a scratch directory (created; the caller removes it).
+	Work string
+	// GOROOT is the pinned toolchain.
+	GOROOT string
+	// Version, Commit and Epoch identify the release (the copy has no .git).
+	Version, Commit string
+	Epoch           int64
+	// Pass is the passthrough environment (build.PassthroughEnv) plus COSIGN_* if set; GOCACHE
+	// in it is replaced.
+	Pass []string
+	// Log receives progress lines.
+	Log io.Writer
+}
+
+// Tree is the copied module.
+func (p *Pipeline) Tree() string { return filepath.Join(p.Work, "src") }
+
+// Copy extracts the commit into Tree with `git archive`, so only committed files count.
+func (p *Pipeline) Copy(ctx context.Context) error {
+	dst := p.Tree()
+	if err := os.MkdirAll(dst, 0o755); err != nil {
+		return fmt.Errorf("creating %s: %w", dst, err)
+	}
+	archive := exec.CommandContext(ctx, "git", "-C", p.Source, "archive", "--format=tar", p.Commit)
+	extract := exec.CommandContext(ctx, "tar", "-x", "-C", dst)
+	r, err := archive.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	var aerr, xerr bytes.Buffer
+	archive.Stderr, extract.Stderr, extract.Stdin = &aerr, &xerr, r
+	if err := archive.Start(); err != nil {
+		return fmt.Errorf("running git archive: %w", err)
+	}
+	if err := extract.Run(); err != nil {
+		archive.Wait()
+		return fmt.Errorf("extracting %s: %w: %s", p.Commit, err, xerr.String())
+	}
+	if err := archive.Wait(); err != nil {
+		return fmt.Errorf("git archive %s: %w: %s", p.Commit, err, aerr.String())
+	}
+	return nil
+}
+
+// withCache returns pass with GOCACHE replaced by dir.
+func withCache(pass []string, dir string) []string {
+	var out []string
+	for _, kv := range pass {
+		if !strings.HasPrefix(kv, "GOCACHE=") {
+			out = append(out, kv)
+		}
+	}
+	return append(out, "GOCACHE="+dir)
+}
+
+// Floor builds every service for both platforms into outDir exactly as a release does
+// (package build: the same command, flags and environment, one go build at a time), with
+// GOCACHE=gocache, and returns how long it took.
+func (p *Pipeline) Floor(ctx context.Context, outDir, gocache string) (time.Duration, error) {
+	pkgs := make([]build.Package, len(release.Services))
+	for i, s := range release.Services {
+		pkgs[i] = build.Package{Name: s.Name, Path: s.Package}
+	}
+	start := time.Now()
+	_, err := build.Build(ctx, build.Options{
+		GOROOT: p.GOROOT, ModuleDir: p.Tree(), OutDir: outDir, Version: p.Version, Commit: p.Commit,
+		Packages: pkgs, Pass: withCache(p.Pass, gocache),
+	})
+	return time.Since(start), err
+}
+
+// Line is one line of a child's output and when it arrived, since the child started.
+type Line struct {
+	At   time.Duration `json:"at_ns"`
+	Text string        `json:"text"`
+}
+
+// Timeline collects a child's output lines with their arrival times.
+type Timeline struct {
+	mu      sync.Mutex
+	start   time.Time
+	partial []byte
+	Lines   []Line
+	tee     io.Writer
+}
+
+func newTimeline(start time.Time, tee io.Writer) *Timeline {
+	return &Timeline{start: start, tee: tee}
+}
+
+// Write implements io.Writer.
+func (t *Timeline) Write(b []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	at := time.Since(t.start)
+	if t.tee != nil {
+		t.tee.Write(b)
+	}
+	t.partial = append(t.partial, b...)
+	for {
+		i := bytes.IndexByte(t.partial, '\n')
+		if i < 0 {
+			break
+		}
+		t.Lines = append(t.Lines, Line{At: at, Text: string(t.partial[:i])})
+		t.partial = t.partial[i+1:]
+	}
+	return len(b), nil
+}
+
+// Phases turns the timeline into "duration  line" text: how long after the previous line
+// each line arrived, so the slow phases stand out. total is the child's run time.
+func (t *Timeline) Phases(total time.Duration) string {
+	var b strings.Builder
+	prev := time.Duration(0)
+	for _, l := range t.Lines {
+		fmt.Fprintf(&b, "%8.2fs  +%7.2fs  %s\n", l.At.Seconds(), (l.At - prev).Seconds(), l.Text)
+		prev = l.At
+	}
+	fmt.Fprintf(&b, "%8.2fs  +%7.2fs  (exit)\n", total.Seconds(), (total - prev).Seconds())
+	return b.String()
+}
+
+// Release runs the release as `go tool mage release` does (`<pinned go> run
+// ./release/cmd/cairn-release -mode release`, lock check and steps included) in the copy,
+// into dist, with GOCACHE=gocache and the layer cache layers. It returns the run time and
+// the output's timeline.
+func (p *Pipeline) Release(ctx context.Context, dist, gocache, layers string) (time.Duration, *Timeline, error) {
+	args := []string{"run", "./release/cmd/cairn-release", "-mode", "release",
+		"-goroot", p.GOROOT, "-dist", dist, "-cache", layers,
+		"-version", p.Version, "-commit", p.Commit, "-epoch", strconv.FormatInt(p.Epoch, 10)}
+	cmd := exec.CommandContext(ctx, filepath.Join(p.GOROOT, "bin", "go"), args...)
+	cmd.Dir = p.Tree()
+	// As release/targets' assemblerEnv: the assembler compiled for the host, statically,
+	// by the pinned toolchain only, with the module graph read only.
+	cmd.Env = append(withCache(p.Pass, gocache), "CGO_ENABLED=0", "GOTOOLCHAIN=local",
+		"GOFLAGS=-mod=readonly", "GOWORK=off", "GOEXPERIMENT=", "GODEBUG=")
+	start := time.Now()
+	tl := newTimeline(start, p.Log)
+	cmd.Stdout, cmd.Stderr = tl, tl
+	err := cmd.Run()
+	d := time.Since(start)
+	if err != nil {
+		return d, tl, fmt.Errorf("release in %s: %w", p.Tree(), err)
+	}
+	return d, tl, nil
+}
+
+// SameFiles compares the files of dir a with those of dir b by SHA-256 and returns how
+// many of a's files b has with the same bytes, and the total in a.
+func SameFiles(a, b string) (same, total int, err error) {
+	err = filepath.WalkDir(a, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(a, path)
+		total++
+		x, err := fileSum(path)
+		if err != nil {
+			return err
+		}
+		y, err := fileSum(filepath.Join(b, rel))
+		if err == nil && x == y {
+			same++
+		}
+		return nil
+	})
+	return same, total, err
+}
+
+func fileSum(path string) ([32]byte, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return [32]byte{}, err
+	}
+	return sha256.Sum256(b), nil
+}

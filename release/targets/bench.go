@@ -1,0 +1,50 @@
+package targets
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"github.com/cairn-iot/cairn/lock"
+)
+
+// Bench measures the release pipeline (cold and warm release against the bare go build,
+// image assembly against gzip, image sizes) and the all-in-one platform (HTTP and MQTT
+// publish throughput and latency into the store), and writes .cairn/bench/report.md and
+// report.json (see package release/bench for why not dist/bench). It runs `<pinned go> run
+// ./release/bench/cmd/cairn-bench`, so the assembler it times is compiled as a release
+// compiles it. CAIRN_BENCH_FLAGS, if set, adds flags (for example "-only platform
+// -http-messages 5000"); see the command's doc.
+func Bench(ctx context.Context) error {
+	dir, err := os.Getwd()
+	if err != nil {
+		return err
+	}
+	l, err := lock.Load(filepath.Join(dir, filepath.FromSlash(lock.File)))
+	if err != nil {
+		return err
+	}
+	goroot, err := lock.Toolchain(ctx, l)
+	if err != nil {
+		return fmt.Errorf("getting the pinned toolchain %s: %w", l.Go.Version, err)
+	}
+	args := benchArgs(goroot, os.Getenv("CAIRN_BENCH_FLAGS"))
+	cmd := exec.CommandContext(ctx, filepath.Join(goroot, "bin", "go"), args...)
+	cmd.Dir = dir
+	cmd.Env = assemblerEnv(os.Environ())
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("cairn-bench: %w", err)
+	}
+	return nil
+}
+
+// benchArgs are the arguments of `go` that run the bench with the pinned toolchain, plus
+// the extra flags (split on white space).
+func benchArgs(goroot, extra string) []string {
+	args := []string{"run", "./release/bench/cmd/cairn-bench", "-goroot", goroot}
+	return append(args, strings.Fields(extra)...)
+}
