@@ -2,6 +2,7 @@ package main
 
 import (
 	"github.com/cairn-iot/cairn/release"
+	"github.com/cairn-iot/cairn/release/goreleaser"
 	"github.com/cairn-iot/cairn/release/signstep"
 )
 
@@ -14,5 +15,6 @@ import (
 func steps(getenv func(string) string) ([]release.Step, error) {
 	var s []release.Step
 	s = append(s, signstep.Step(signstep.KeysFromEnv(getenv)))
+	s = append(s, goreleaser.Step(signstep.KeysFromEnv(getenv), getenv))
 	return s, nil
 }
