@@ -22,6 +22,12 @@
 // leaves the previous dist/ (plus a dist.staging-* directory that the next release removes),
 // never a dist/ that looks complete but is not.
 //
+// Caches, both content-addressed by their inputs and both off in verify's rebuild (so a
+// poisoned cache cannot pass verification): compressed layers (images.LayerKey: binary
+// SHA-256, file list, epoch, compressor) and linked binaries (build: a key over the
+// toolchain, environment, arguments, go.mod/go.sum and the compiled archive of every linked
+// package from `go list -export`). A rerun with nothing changed neither links nor compresses.
+//
 // Every input is a value in Options, resolved once at the edge (release/cmd/cairn-release):
 // version, commit and epoch (package source), the toolchain root, the passthrough
 // environment. Nothing here reads the clock or the environment.

@@ -85,6 +85,8 @@ type Options struct {
 	Compressor images.Compressor
 	// Cache stores compressed layers between runs; nil compresses every time.
 	Cache images.Cache
+	// BinaryCache stores linked binaries between runs; nil links every time.
+	BinaryCache build.Cache
 	// Pass is the passthrough environment of the go builds (build.PassthroughEnv).
 	Pass []string
 	// GoBuild replaces `go build` (tests); nil runs the toolchain.
@@ -267,6 +269,7 @@ func (o *Options) stage(ctx context.Context, staging string, logf func(string, .
 	bins, err := build.Build(ctx, build.Options{
 		GOROOT: o.GOROOT, ModuleDir: o.ModuleDir, OutDir: filepath.Join(staging, "bin"),
 		Version: o.Version, Commit: o.Commit, Packages: pkgs, Pass: o.Pass, Run: o.GoBuild,
+		Cache: o.BinaryCache,
 	})
 	if err != nil {
 		return nil, nil, err

@@ -128,6 +128,10 @@ type Options struct {
 	Targets   []Target  // nil means Targets
 	Pass      []string  // passthrough environment, read at the edge
 	Run       Runner    // nil means Exec
+	// Cache, if set, reuses binaries whose link inputs are unchanged (see linkKeys).
+	Cache Cache
+	// List runs go list for Cache's keys; nil means ExecList.
+	List Lister
 }
 
 // Binary is one built binary.
@@ -163,14 +167,45 @@ func Build(ctx context.Context, o Options) ([]Binary, error) {
 			return nil, fmt.Errorf("creating %s: %w", dir, err)
 		}
 		env := Env(t, o.Pass)
+		var keys map[string]string
+		if o.Cache != nil {
+			list := o.List
+			if list == nil {
+				list = ExecList
+			}
+			var err error
+			if keys, err = linkKeys(ctx, list, o, t, env); err != nil {
+				return nil, fmt.Errorf("computing link keys for %s: %w", t.Platform, err)
+			}
+		}
 		for _, p := range o.Packages {
 			out := filepath.Join(dir, p.Name)
-			if err := run(ctx, o.ModuleDir, goBin, Args(o.Version, o.Commit, out, p.Path), env); err != nil {
-				return nil, fmt.Errorf("building %s for %s: %w", p.Path, t.Platform, err)
+			var b []byte
+			hit := false
+			if key := keys[p.Path]; key != "" {
+				var err error
+				if b, hit, err = o.Cache.Get(key); err != nil {
+					return nil, err
+				}
+				if hit {
+					if err := os.WriteFile(out, b, 0o755); err != nil {
+						return nil, fmt.Errorf("writing %s: %w", out, err)
+					}
+				}
 			}
-			b, err := os.ReadFile(out)
-			if err != nil {
-				return nil, fmt.Errorf("reading built %s: %w", out, err)
+			if !hit {
+				if err := run(ctx, o.ModuleDir, goBin, Args(o.Version, o.Commit, out, p.Path), env); err != nil {
+					return nil, fmt.Errorf("building %s for %s: %w", p.Path, t.Platform, err)
+				}
+				var err error
+				if b, err = os.ReadFile(out); err != nil {
+					return nil, fmt.Errorf("reading built %s: %w", out, err)
+				}
+				if key := keys[p.Path]; key != "" {
+					if err := o.Cache.Put(key, b); err != nil {
+						return nil, err
+					}
+				}
 			}
 			sum := sha256.Sum256(b)
 			bins = append(bins, Binary{Name: p.Name, Platform: t.Platform, Path: out, SHA256: hex.EncodeToString(sum[:])})

@@ -86,3 +86,57 @@ func TestBuildRejectsQuotesInVersion(t *testing.T) {
 		t.Error("Build(version with a space) error = nil, want an error")
 	}
 }
+
+func TestCacheSkipsUnchangedLinks(t *testing.T) {
+	goroot := t.TempDir()
+	if err := os.WriteFile(filepath.Join(goroot, "VERSION"), []byte("go1.26.8\ntime x\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mod := t.TempDir()
+	os.WriteFile(filepath.Join(mod, "go.mod"), []byte("module m\n"), 0o644)
+	depExport := "/cache/aa/111-d"
+	list := func(ctx context.Context, dir, goBin string, args, env []string) ([]byte, error) {
+		if args[1] == "-trimpath" { // import paths of the arguments
+			return []byte("m/cmd/a\n"), nil
+		}
+		return []byte("m/dep\t" + depExport + "\t\nm/cmd/a\t/cache/bb/222-d\tm/dep\n"), nil
+	}
+	builds := 0
+	fake := func(ctx context.Context, dir, goBin string, args, env []string) error {
+		builds++
+		return os.WriteFile(args[len(args)-2], []byte("linked"), 0o755)
+	}
+	cache := DirCache{Dir: t.TempDir()}
+	build := func() []Binary {
+		bins, err := Build(context.Background(), Options{
+			GOROOT: goroot, ModuleDir: mod, OutDir: t.TempDir(), Version: "v1", Commit: "c",
+			Packages: []Package{{"a", "./cmd/a"}}, Targets: Targets[:1], Run: fake, Cache: cache, List: list,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return bins
+	}
+	first := build()
+	second := build()
+	if builds != 1 {
+		t.Errorf("two builds with nothing changed linked %d times, want 1", builds)
+	}
+	if first[0].SHA256 != second[0].SHA256 {
+		t.Errorf("cached binary sha256 = %s, want %s", second[0].SHA256, first[0].SHA256)
+	}
+	b, err := os.ReadFile(second[0].Path)
+	if err != nil || string(b) != "linked" {
+		t.Errorf("cached binary = %q, %v, want the linked bytes", b, err)
+	}
+	depExport = "/cache/aa/333-d" // a dependency's compiled archive changed
+	build()
+	if builds != 2 {
+		t.Errorf("after a dependency changed, links = %d, want 2", builds)
+	}
+	os.WriteFile(filepath.Join(mod, "go.mod"), []byte("module m\n\nrequire x v1\n"), 0o644)
+	build()
+	if builds != 3 {
+		t.Errorf("after go.mod changed, links = %d, want 3", builds)
+	}
+}

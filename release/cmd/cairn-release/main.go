@@ -24,7 +24,8 @@
 //	                  --dirty, HEAD) and SOURCE_DATE_EPOCH or HEAD's commit time
 //	-require-clean    refuse a dirty tree (also CAIRN_REQUIRE_CLEAN=1)
 //	-services file    JSON list of release.Service (default: release.Services)
-//	-cache dir        layer cache (default <user cache>/cairn/layers; "none" disables)
+//	-cache dir        layer and binary cache: <dir>/layers, <dir>/bin (default <user
+//	                  cache>/cairn; "none" disables; verify's rebuild always uses none)
 //	-no-lock-check    skip lock.Check in -mode release
 //
 // Flags (verify):
@@ -142,7 +143,7 @@ func run(ctx context.Context, args []string) error {
 	dirty := fs.Bool("dirty", false, "with -version/-commit: record the tree as dirty")
 	requireClean := fs.Bool("require-clean", os.Getenv("CAIRN_REQUIRE_CLEAN") == "1", "refuse a dirty tree (CAIRN_REQUIRE_CLEAN=1)")
 	servicesFile := fs.String("services", "", "JSON list of services (default: release.Services)")
-	cacheDir := fs.String("cache", "", `layer cache directory ("none" disables)`)
+	cacheDir := fs.String("cache", "", `layer and binary cache directory ("none" disables)`)
 	noLockCheck := fs.Bool("no-lock-check", false, "skip lock.Check")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err}
@@ -196,14 +197,15 @@ func run(ctx context.Context, args []string) error {
 			return fmt.Errorf("decoding services %s: %w (want a JSON list of {name, package, ports, data_dirs})", *servicesFile, err)
 		}
 	}
-	switch *cacheDir {
-	case "none":
-	case "":
+	if *cacheDir == "" {
 		if d, err := os.UserCacheDir(); err == nil {
-			o.Cache = release.DiskCache{Dir: filepath.Join(d, "cairn", "layers")}
+			*cacheDir = filepath.Join(d, "cairn")
 		}
-	default:
-		o.Cache = release.DiskCache{Dir: *cacheDir}
+	}
+	if *cacheDir != "" && *cacheDir != "none" {
+		// Content-addressed by their inputs; verify always runs with -cache none.
+		o.Cache = release.DiskCache{Dir: filepath.Join(*cacheDir, "layers")}
+		o.BinaryCache = build.DirCache{Dir: filepath.Join(*cacheDir, "bin")}
 	}
 	if !*noLockCheck && l != nil {
 		o.CheckLock = checkLock
