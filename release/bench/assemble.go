@@ -33,18 +33,27 @@ type Service struct {
 func LoadServices(binDir, version, commit string) ([]Service, error) {
 	var out []Service
 	for _, s := range release.Services {
-		svc := Service{Spec: images.Spec{Name: s.Name, Ports: s.Ports, DataDirs: s.DataDirs,
-			Source: release.DefaultSource, Revision: commit, Version: version}}
-		for _, p := range Platforms {
-			b, err := os.ReadFile(filepath.Join(binDir, p.Dir(), s.Name))
-			if err != nil {
-				return nil, fmt.Errorf("reading binary: %w (want a built release: dist/bin layout)", err)
-			}
-			svc.Binaries = append(svc.Binaries, images.Binary{Platform: p, Data: b})
+		svc, err := LoadService(binDir, s, version, commit)
+		if err != nil {
+			return nil, err
 		}
 		out = append(out, svc)
 	}
 	return out, nil
+}
+
+// LoadService reads one service's binaries from binDir (dist/bin layout).
+func LoadService(binDir string, s release.Service, version, commit string) (Service, error) {
+	svc := Service{Spec: images.Spec{Name: s.Name, Ports: s.Ports, DataDirs: s.DataDirs,
+		Source: release.DefaultSource, Revision: commit, Version: version}}
+	for _, p := range Platforms {
+		b, err := os.ReadFile(filepath.Join(binDir, p.Dir(), s.Name))
+		if err != nil {
+			return Service{}, fmt.Errorf("reading binary: %w (want a built release: dist/bin layout)", err)
+		}
+		svc.Binaries = append(svc.Binaries, images.Binary{Platform: p, Data: b})
+	}
+	return svc, nil
 }
 
 // BinaryBytes is the total size of every binary.
@@ -134,6 +143,10 @@ type ImageSize struct {
 	Service, Platform string
 	// Binary is the binary; GzBinary the binary alone compressed by the same compressor.
 	Binary, GzBinary int64
+	// GzAligned is the binary compressed by the same compressor at the offset it has in the
+	// layer (after as many zero bytes as the tar has before it): deflate's block boundaries
+	// then fall where they fall in the layer. See AlignedOverhead.
+	GzAligned int64
 	// Layer, Config and Manifest are the blobs; IndexShare is the index divided by its
 	// number of platforms.
 	Layer, Config, Manifest, IndexShare int64
@@ -142,11 +155,19 @@ type ImageSize struct {
 // Total is what the image costs to store: layer, config, manifest and its share of the index.
 func (s ImageSize) Total() int64 { return s.Layer + s.Config + s.Manifest + s.IndexShare }
 
-// Overhead is Total minus the compressed binary alone.
+// Overhead is Total minus the compressed binary alone. It carries the noise of deflate's
+// block splitting: the same bytes shifted by the tar's 2 KiB of headers compress to a size
+// tens of KiB up or down.
 func (s ImageSize) Overhead() int64 { return s.Total() - s.GzBinary }
 
-// Sizes measures every platform image of the assembled indexes (idxs in svcs order).
-func Sizes(svcs []Service, idxs []v1.ImageIndex, level int) ([]ImageSize, error) {
+// AlignedOverhead is Total minus the binary compressed at its offset in the layer: what the
+// tar headers (instead of zeros), the tar trailer, the config, the manifest and the index
+// share add, without the shift noise.
+func (s ImageSize) AlignedOverhead() int64 { return s.Total() - s.GzAligned }
+
+// Sizes measures every platform image of the assembled indexes (idxs in svcs order,
+// assembled at epoch).
+func Sizes(svcs []Service, idxs []v1.ImageIndex, epoch time.Time, level int) ([]ImageSize, error) {
 	var out []ImageSize
 	for i, s := range svcs {
 		idx := idxs[i]
@@ -172,13 +193,26 @@ func Sizes(svcs []Service, idxs []v1.ImageIndex, level int) ([]ImageSize, error)
 			for _, l := range m.Layers {
 				layer += l.Size
 			}
-			gz, err := gzipSize(s.Binaries[j].Data, level)
+			bin := s.Binaries[j].Data
+			gz, err := gzipSize(bin, level)
+			if err != nil {
+				return nil, err
+			}
+			tarball, err := images.LayerTar(s.Spec, bin, epoch)
+			if err != nil {
+				return nil, err
+			}
+			off := bytes.Index(tarball, bin[:min(len(bin), 4096)])
+			if off < 0 {
+				return nil, fmt.Errorf("%s %s: the binary is not in its layer tar", s.Spec.Name, s.Binaries[j].Platform)
+			}
+			aligned, err := gzipSize(append(make([]byte, off, off+len(bin)), bin...), level)
 			if err != nil {
 				return nil, err
 			}
 			out = append(out, ImageSize{
 				Service: s.Spec.Name, Platform: s.Binaries[j].Platform.String(),
-				Binary: int64(len(s.Binaries[j].Data)), GzBinary: gz,
+				Binary: int64(len(bin)), GzBinary: gz, GzAligned: aligned,
 				Layer: layer, Config: m.Config.Size, Manifest: desc.Size, IndexShare: share,
 			})
 		}

@@ -89,7 +89,7 @@ func TestAssembleAndSizes(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Assemble: %v", err)
 	}
-	sizes, err := Sizes(svcs, idxs, images.DefaultCompressor.Level)
+	sizes, err := Sizes(svcs, idxs, epoch, images.DefaultCompressor.Level)
 	if err != nil {
 		t.Fatalf("Sizes: %v", err)
 	}
@@ -108,8 +108,11 @@ func TestAssembleAndSizes(t *testing.T) {
 		if z.Total() != z.Layer+z.Config+z.Manifest+z.IndexShare || z.Overhead() != z.Total()-z.GzBinary {
 			t.Errorf("%s %s: Total %d, Overhead %d do not add up: %+v", z.Service, z.Platform, z.Total(), z.Overhead(), z)
 		}
-		if z.Overhead() <= 0 {
-			t.Errorf("%s %s: Overhead = %d, want > 0 (config and manifest cost bytes)", z.Service, z.Platform, z.Overhead())
+		if z.AlignedOverhead() != z.Total()-z.GzAligned || z.GzAligned <= 0 {
+			t.Errorf("%s %s: AlignedOverhead %d, GzAligned %d: want Total - GzAligned", z.Service, z.Platform, z.AlignedOverhead(), z.GzAligned)
+		}
+		if z.AlignedOverhead() <= 0 {
+			t.Errorf("%s %s: AlignedOverhead = %d, want > 0 (config and manifest cost bytes)", z.Service, z.Platform, z.AlignedOverhead())
 		}
 	}
 	if _, err := LoadServices(t.TempDir(), "v1", "abc"); err == nil {
@@ -242,5 +245,30 @@ func BenchmarkLayerTar(b *testing.B) {
 		if _, err := images.LayerTar(svcs[0].Spec, svcs[0].Binaries[0].Data, time.Unix(1700000000, 0)); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+func TestGoroutineSummary(t *testing.T) {
+	profile := `goroutine profile: total 23
+16 @ 0x1 0x2 0x3
+#	0x47b2a5	runtime.gopark+0xc5	/go/src/runtime/proc.go:435
+#	0x47b2a6	github.com/nats-io/nats.go/jetstream.(*jetStream).PublishMsg+0x100	/x.go:1
+#	0x47b2a7	github.com/cairn-iot/cairn/platform/messages.(*Publisher).Publish+0x20	/p.go:51
+#	0x47b2a8	github.com/cairn-iot/cairn/platform/httpadapter.(*Adapter).publish+0x30	/h.go:159
+#	0x47b2a9	net/http.HandlerFunc.ServeHTTP+0x10	/s.go:1
+
+5 @ 0x4 0x5
+#	0x1	runtime.gopark+0xc5	/go/src/runtime/proc.go:435
+#	0x2	net/http.(*conn).serve+0x1	/s.go:2
+
+2 @ 0x6
+#	0x1	github.com/cairn-iot/cairn/platform/access.Ask+0x1	/a.go:1
+`
+	got := GoroutineSummary(profile, 2)
+	want := `23 goroutines in 3 distinct stacks; the largest:
+    16  github.com/nats-io/nats.go/jetstream.(*jetStream).PublishMsg <- cairn/platform/messages.(*Publisher).Publish <- cairn/platform/httpadapter.(*Adapter).publish
+     5  runtime.gopark <- net/http.(*conn).serve`
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("GoroutineSummary (-want +got):\n%s", diff)
 	}
 }
