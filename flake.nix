@@ -34,7 +34,8 @@
         else throw "cairn: the git tree has uncommitted changes, so nix does not know its commit; commit them (a release is built from a commit), or pass CAIRN_COMMIT=<HEAD> and CAIRN_VERSION=<version>-dirty with --impure to rebuild a dirty dist/";
       version =
         let v = getEnv "CAIRN_VERSION"; in
-        if dirty && (v == "" || builtins.match ".*-dirty" v == null) then
+        if dirty && v == "" then builtins.seq commit (throw "cairn: the git tree has uncommitted changes; pass CAIRN_VERSION=<version>-dirty with --impure, as for CAIRN_COMMIT")
+        else if dirty && builtins.match ".*-dirty" v == null then
           throw "cairn: the git tree has uncommitted changes; CAIRN_VERSION must end in -dirty (as git describe --dirty prints), found \"${v}\""
         else if v != "" then v
         else builtins.substring 0 12 rev;
