@@ -91,9 +91,9 @@ func run(ctx context.Context, args []string) error {
 	fs.StringVar(&c.only, "only", "", "comma-separated parts: release,assemble,platform (default all)")
 	fs.IntVar(&c.httpN, "http-messages", 100000, "HTTP messages to publish")
 	fs.IntVar(&c.mqttN, "mqtt-messages", 300000, "MQTT messages to publish")
-	fs.IntVar(&c.httpW, "http-workers", 16, "keep-alive HTTP clients")
-	fs.IntVar(&c.mqttW, "mqtt-workers", 8, "MQTT connections")
-	fs.IntVar(&c.window, "window", 64, "QoS 1 publishes in flight per MQTT connection")
+	fs.IntVar(&c.httpW, "http-workers", 32, "keep-alive HTTP clients")
+	fs.IntVar(&c.mqttW, "mqtt-workers", 32, "MQTT connections")
+	fs.IntVar(&c.window, "window", 32, "QoS 1 publishes in flight per MQTT connection")
 	fs.IntVar(&c.size, "size", 100, "message size in bytes")
 	fs.DurationVar(&c.capDur, "cap", 20*time.Second, "time cap of each publishing run")
 	fs.BoolVar(&c.keep, "keep", false, "keep the scratch directory")
@@ -492,7 +492,12 @@ func (c *config) assemblePart(ctx context.Context, r *bench.Report, binDir strin
 
 // pprofTop runs `go tool pprof -top` on a profile and keeps the function table.
 func (c *config) pprofTop(ctx context.Context, profile, bin string) string {
-	args := []string{"tool", "pprof", "-top", "-nodecount=25"}
+	return c.pprof(ctx, profile, bin, "-top", "-nodecount=15") + "\n\nBy cumulative time:\n" +
+		c.pprof(ctx, profile, bin, "-top", "-cum", "-nodecount=30")
+}
+
+func (c *config) pprof(ctx context.Context, profile, bin string, flags ...string) string {
+	args := append([]string{"tool", "pprof"}, flags...)
 	if bin != "" {
 		args = append(args, bin)
 	}
@@ -504,7 +509,7 @@ func (c *config) pprofTop(ctx context.Context, profile, bin string) string {
 	// Keep the numbers, not the header naming the file, build id and wall-clock time.
 	var keep []string
 	for _, line := range strings.Split(strings.TrimRight(string(out), "\n"), "\n") {
-		if strings.HasPrefix(line, "File:") || strings.HasPrefix(line, "Build ID:") || strings.HasPrefix(line, "Time:") || strings.HasPrefix(line, "Type:") {
+		if strings.HasPrefix(line, "File:") || strings.HasPrefix(line, "Build ID:") || strings.HasPrefix(line, "Time:") || strings.HasPrefix(line, "Type:") || strings.HasPrefix(line, "Dropped ") {
 			continue
 		}
 		keep = append(keep, line)
