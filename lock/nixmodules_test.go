@@ -1,6 +1,7 @@
 package lock
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/hex"
 	"os"
@@ -73,5 +74,44 @@ func TestNARHashTree(t *testing.T) {
 	}
 	if _, err := NARHashTree(src, keep); err == nil || !strings.Contains(err.Error(), "not a regular file") {
 		t.Errorf("NARHashTree(tree with a symlink) = %v, want an error naming the symlink", err)
+	}
+}
+
+// TestModulesNixHash checks the module set ModulesNixHash hashes on the fixture module: a
+// fresh download of go.mod's requirements holds the proxy's .mod and .zip bytes of
+// example.com/gzip and nothing of the tools modfile, .info or list files; and Check names
+// a lock whose modules.nix_hash differs.
+func TestModulesNixHash(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the go command")
+	}
+	fx := newFixture(t)
+	got, err := ModulesNixHash(context.Background(), fx.dir, WithEnv(fx.env...))
+	if err != nil {
+		t.Fatalf("ModulesNixHash() = %v", err)
+	}
+	proxy := strings.TrimPrefix(fx.proxy, "file://")
+	want, err := NARHashTree(proxy, func(rel string) bool {
+		return rel == "example.com/gzip/@v/v1.0.0.mod" || rel == "example.com/gzip/@v/v1.0.0.zip"
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != want {
+		t.Errorf("ModulesNixHash(fixture) = %s, want %s (the NAR of the proxy's example.com/gzip .mod and .zip)", got, want)
+	}
+	l, err := Load(filepath.Join(fx.dir, File))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Modules.NixHash != got {
+		t.Errorf("the fixture's lock has modules.nix_hash %s, want %s (Update and ModulesNixHash disagree)", l.Modules.NixHash, got)
+	}
+
+	other := "sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+	replaceIn(t, filepath.Join(fx.dir, File), `"nix_hash": "`+got+`"`, `"nix_hash": "`+other+`"`)
+	err = fx.check()
+	if want := "has nix hash " + got + ", lock/lock.json says modules.nix_hash " + other; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("Check(lock with another modules.nix_hash) = %v, want an error containing %q", err, want)
 	}
 }
