@@ -224,7 +224,7 @@ func Snapshot(ctx context.Context, c Config) ([]Artifact, error) {
 	if err := run(ctx, c, dist, nil, "release", "--snapshot", "--skip=sign"); err != nil {
 		return nil, err
 	}
-	if err := CompareBinaries(dist, c.BinDir); err != nil {
+	if err := CompareBinaries(c.ModuleDir, dist, c.BinDir); err != nil {
 		return nil, err
 	}
 
@@ -296,7 +296,7 @@ func Publish(ctx context.Context, c Config, skip ...string) error {
 		return err
 	}
 	if c.BinDir != "" {
-		return CompareBinaries(c.Out, c.BinDir)
+		return CompareBinaries(c.ModuleDir, c.Out, c.BinDir)
 	}
 	return nil
 }
@@ -366,8 +366,9 @@ func platformDir(a binaryArtifact) (string, error) {
 
 // CompareBinaries checks that the binaries goreleaser built into dist (as listed in its
 // artifacts.json) are exactly the files of binDir (<platform>/<name>): the same set, and the
-// same bytes.
-func CompareBinaries(dist, binDir string) error {
+// same bytes. goreleaser records a relative artifact path relative to its working directory,
+// workDir (the module directory it ran in).
+func CompareBinaries(workDir, dist, binDir string) error {
 	b, err := os.ReadFile(filepath.Join(dist, "artifacts.json"))
 	if err != nil {
 		return fmt.Errorf("reading goreleaser's artifacts: %w", err)
@@ -387,7 +388,7 @@ func CompareBinaries(dist, binDir string) error {
 		}
 		p := a.Path
 		if !filepath.IsAbs(p) {
-			p = filepath.Join(filepath.Dir(dist), p)
+			p = filepath.Join(workDir, p)
 		}
 		built[dir+"/"+a.Name] = p
 	}

@@ -241,7 +241,9 @@ func TestCompareBinaries(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
-			dist, bin := filepath.Join(dir, "dist"), filepath.Join(dir, "bin")
+			// As in a release: goreleaser runs in the module dir, its dist is deeper.
+			dist := filepath.Join(dir, "dist.staging-1", ".goreleaser-2", "dist")
+			bin := filepath.Join(dir, "dist.staging-1", "bin")
 			for _, p := range []string{"linux_amd64", "linux_arm_v7"} {
 				if err := os.MkdirAll(filepath.Join(bin, p), 0o755); err != nil {
 					t.Fatal(err)
@@ -251,7 +253,16 @@ func TestCompareBinaries(t *testing.T) {
 			for _, f := range tt.built {
 				p := filepath.Join(dist, f.name+"_"+f.platform, f.name)
 				write(t, p, f.content)
-				a := map[string]string{"name": f.name, "path": p, "goos": "linux", "type": "Binary"}
+				// goreleaser writes paths relative to its working directory (dir here)
+				// when its dist is below it, as the release's staging dir is.
+				rel, err := filepath.Rel(dir, p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				a := map[string]string{"name": f.name, "path": rel, "goos": "linux", "type": "Binary"}
+				if f.platform == "linux_amd64" && f.name == "cairn" {
+					a["path"] = p // and absolute paths elsewhere
+				}
 				if f.platform == "linux_amd64" {
 					a["goarch"] = "amd64"
 				} else {
@@ -264,7 +275,7 @@ func TestCompareBinaries(t *testing.T) {
 			}
 			j, _ := json.Marshal(arts)
 			write(t, filepath.Join(dist, "artifacts.json"), string(j))
-			err := CompareBinaries(dist, bin)
+			err := CompareBinaries(dir, dist, bin)
 			if tt.wantErr == "" {
 				if err != nil {
 					t.Fatalf("CompareBinaries() = %v, want nil", err)
