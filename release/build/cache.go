@@ -63,6 +63,7 @@ func ExecList(ctx context.Context, dir, goBin string, args, env []string) ([]byt
 	cmd := exec.CommandContext(ctx, goBin, args...)
 	cmd.Dir = dir
 	cmd.Env = env
+	dieWithParent(cmd)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
