@@ -34,7 +34,9 @@ func cluster(t *testing.T) string {
 	for _, p := range ports {
 		routes = append(routes, &url.URL{Scheme: "nats", Host: fmt.Sprintf("127.0.0.1:%d", p)})
 	}
-	var urls []string
+	// Start every node before waiting for any: a clustered JetStream node is not ready for
+	// connections until it has met a quorum of its routes.
+	var servers []*server.Server
 	for i, p := range ports {
 		s, err := server.NewServer(&server.Options{
 			ServerName: fmt.Sprintf("n%d", i),
@@ -52,6 +54,10 @@ func cluster(t *testing.T) string {
 		}
 		go s.Start()
 		t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
+		servers = append(servers, s)
+	}
+	var urls []string
+	for i, s := range servers {
 		if !s.ReadyForConnections(30 * time.Second) {
 			t.Fatalf("cluster node %d not ready", i)
 		}
