@@ -4,7 +4,7 @@
 // What is measured, and against what (every target is a ratio or bound within one run on
 // the machine at hand, and every figure is reported next to it, PASS or MISS):
 //
-//   - Release pipeline (Pipeline). In a `git archive` copy of HEAD: a cold release (empty
+//   - Release pipeline (Pipeline). In a local git clone of HEAD: a cold release (empty
 //     GOCACHE, empty layer cache; the whole `go tool mage release` command: go run of the
 //     assembler, lock check, builds, images, signing, goreleaser) against the floor, the
 //     bare `go build` of the same 12 binaries with the same toolchain, flags and environment

@@ -272,3 +272,38 @@ func TestGoroutineSummary(t *testing.T) {
 		t.Errorf("GoroutineSummary (-want +got):\n%s", diff)
 	}
 }
+
+func TestCopy(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("no git")
+	}
+	src := t.TempDir()
+	git := func(dir string, args ...string) string {
+		cmd := exec.Command("git", append([]string{"-C", dir, "-c", "user.name=t", "-c", "user.email=t@example.com"}, args...)...)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	git(src, "init", "-q")
+	os.WriteFile(filepath.Join(src, "a"), []byte("committed"), 0o644)
+	git(src, "add", "a")
+	git(src, "commit", "-q", "-m", "one")
+	commit := git(src, "rev-parse", "HEAD")
+	os.WriteFile(filepath.Join(src, "a"), []byte("edited, not committed"), 0o644)
+	os.WriteFile(filepath.Join(src, "b"), []byte("untracked"), 0o644)
+	p := &Pipeline{Source: src, Work: t.TempDir(), Commit: commit}
+	if err := p.Copy(context.Background()); err != nil {
+		t.Fatalf("Copy: %v", err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(p.Tree(), "a")); string(b) != "committed" {
+		t.Errorf("copied a = %q, want the committed %q", b, "committed")
+	}
+	if _, err := os.Stat(filepath.Join(p.Tree(), "b")); err == nil {
+		t.Errorf("the untracked file b was copied")
+	}
+	if got := git(p.Tree(), "rev-parse", "HEAD"); got != commit {
+		t.Errorf("the copy's HEAD = %s, want %s (a repository, for goreleaser's changelog)", got, commit)
+	}
+}

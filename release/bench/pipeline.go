@@ -41,29 +41,19 @@ type Pipeline struct {
 // Tree is the copied module.
 func (p *Pipeline) Tree() string { return filepath.Join(p.Work, "src") }
 
-// Copy extracts the commit into Tree with `git archive`, so only committed files count.
+// Copy checks the commit out into Tree: a local clone (objects shared with Source, so it
+// is quick) detached at Commit, so only committed files count and the release steps that
+// read git (goreleaser's changelog) find a repository.
 func (p *Pipeline) Copy(ctx context.Context) error {
 	dst := p.Tree()
-	if err := os.MkdirAll(dst, 0o755); err != nil {
-		return fmt.Errorf("creating %s: %w", dst, err)
-	}
-	archive := exec.CommandContext(ctx, "git", "-C", p.Source, "archive", "--format=tar", p.Commit)
-	extract := exec.CommandContext(ctx, "tar", "-x", "-C", dst)
-	r, err := archive.StdoutPipe()
-	if err != nil {
-		return err
-	}
-	var aerr, xerr bytes.Buffer
-	archive.Stderr, extract.Stderr, extract.Stdin = &aerr, &xerr, r
-	if err := archive.Start(); err != nil {
-		return fmt.Errorf("running git archive: %w", err)
-	}
-	if err := extract.Run(); err != nil {
-		archive.Wait()
-		return fmt.Errorf("extracting %s: %w: %s", p.Commit, err, xerr.String())
-	}
-	if err := archive.Wait(); err != nil {
-		return fmt.Errorf("git archive %s: %w: %s", p.Commit, err, aerr.String())
+	for _, args := range [][]string{
+		{"clone", "--quiet", "--shared", "--no-checkout", p.Source, dst},
+		{"-C", dst, "checkout", "--quiet", "--detach", p.Commit},
+	} {
+		cmd := exec.CommandContext(ctx, "git", args...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("copying %s: git %s: %w: %s", p.Commit, strings.Join(args, " "), err, out)
+		}
 	}
 	return nil
 }

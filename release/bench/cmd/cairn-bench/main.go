@@ -201,7 +201,7 @@ func errFigure(name, unit string, t *bench.Target, err error) bench.Figure {
 // directory (the real binaries for the assembly part), "" if it could not build them.
 func (c *config) releasePart(ctx context.Context, r *bench.Report) string {
 	s := r.Section("Release pipeline")
-	s.Notef("In a `git archive` copy of %s; cold = empty GOCACHE and empty layer cache; warm = the same release again, nothing changed. The floor is the bare `go build` of the same %d binaries (package release/build: same toolchain, flags, environment, one at a time), cold with an empty GOCACHE of its own, warm with it filled. Order: floor cold, release cold, release warm, floor warm. The module cache is shared (no network).", c.commit, 2*6)
+	s.Notef("In a local git clone of %s; cold = empty GOCACHE and empty layer cache; warm = the same release again, nothing changed. The floor is the bare `go build` of the same %d binaries (package release/build: same toolchain, flags, environment, one at a time), cold with an empty GOCACHE of its own, warm with it filled. Order: floor cold, release cold, release warm, floor warm. The module cache is shared (no network).", c.commit, 2*6)
 	coldTarget := &bench.Target{Op: "<=", Value: 1.15}
 	warmTarget := &bench.Target{Op: "<", Value: 2}
 	p := &bench.Pipeline{Source: c.dir, Work: c.work, GOROOT: c.goroot, Version: c.version, Commit: c.commit,
