@@ -307,3 +307,23 @@ func TestCopy(t *testing.T) {
 		t.Errorf("the copy's HEAD = %s, want %s (a repository, for goreleaser's changelog)", got, commit)
 	}
 }
+
+// TestHTTPLoadCap: the time cap stops new publishes without failing those in flight.
+func TestHTTPLoadCap(t *testing.T) {
+	var stored atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == "POST" {
+			time.Sleep(100 * time.Millisecond)
+			stored.Add(1)
+			w.WriteHeader(http.StatusAccepted)
+			return
+		}
+		json.NewEncoder(w).Encode(map[string]int64{"total": stored.Load()})
+	}))
+	defer srv.Close()
+	p := &Platform{HTTPAddr: strings.TrimPrefix(srv.URL, "http://"), ThingKey: "key", Channels: map[string]string{"http": "c"}}
+	res := p.HTTP(context.Background(), Load{Messages: 1000, Workers: 2, Size: 100, Cap: 10 * time.Millisecond, StoreWait: 5 * time.Second})
+	if res.Failed != 0 || res.Acked < 1 || res.Acked >= 1000 {
+		t.Errorf("capped HTTP load: acked %d, failed %d (%s); want the in-flight publishes acknowledged, none failed, the run stopped early", res.Acked, res.Failed, res.FirstErr)
+	}
+}

@@ -264,7 +264,9 @@ func (r *recorder) fail(err error) {
 
 // HTTP publishes over HTTP with l.Workers keep-alive clients.
 func (p *Platform) HTTP(ctx context.Context, l Load) LoadResult {
-	ctx, cancel := context.WithTimeout(ctx, l.Cap)
+	// The cap stops new publishes; those in flight finish (cancelling them would count the
+	// bench's own stop as failures).
+	capped, cancel := context.WithTimeout(ctx, l.Cap)
 	defer cancel()
 	ch := p.Channels["http"]
 	tr := &http.Transport{MaxIdleConns: l.Workers, MaxIdleConnsPerHost: l.Workers, MaxConnsPerHost: l.Workers,
@@ -280,7 +282,7 @@ func (p *Platform) HTTP(ctx context.Context, l Load) LoadResult {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for ctx.Err() == nil {
+			for capped.Err() == nil {
 				n := int(next.Add(1))
 				if n > l.Messages {
 					return
