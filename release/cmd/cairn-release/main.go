@@ -7,7 +7,11 @@
 // Usage:
 //
 //	cairn-release [flags]          build, assemble and (with -mode release) sign into dist/
-//	cairn-release verify [flags]   rebuild dist/ in a clean room and compare bit for bit
+//	cairn-release verify [flags]   rebuild dist/ in a clean room and compare bit for bit,
+//	                               then audit dist/cosign and dist/attestations with the
+//	                               release's public key (COSIGN_PUBLIC_KEY, else the public
+//	                               half of COSIGN_KEY, else <C>/.cairn/keys/cosign.pub; see
+//	                               package release/evidence); unsigned: "SKIP cosign"
 //
 // Flags (both):
 //
@@ -54,6 +58,7 @@ import (
 	"github.com/cairn-iot/cairn/lock"
 	"github.com/cairn-iot/cairn/release"
 	"github.com/cairn-iot/cairn/release/build"
+	"github.com/cairn-iot/cairn/release/evidence"
 	"github.com/cairn-iot/cairn/release/source"
 )
 
@@ -308,6 +313,18 @@ func verify(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	// Then the evidence the clean room cannot rebuild: dist/cosign audited with the release's
+	// public key, dist/attestations against its payloads (package evidence says why here).
+	rec, err := release.LoadRecord(filepath.Join(c.dist, release.RecordFile))
+	if err != nil {
+		return err
+	}
+	var key evidence.Key
+	key.K, key.From, key.Err = evidence.PublicKey(os.Getenv, c.dir)
+	if key.K != nil {
+		fmt.Fprintf(os.Stderr, "verify: auditing dist/cosign with %s\n", key.From)
+	}
+	evidence.Merge(rep, evidence.Check(ctx, c.dist, rec, key))
 	fmt.Print(rep.Text())
 	if *jsonOut == "" {
 		*jsonOut = c.dist + ".verify.json"
@@ -320,7 +337,7 @@ func verify(ctx context.Context, args []string) error {
 		return fmt.Errorf("writing the JSON report: %w", err)
 	}
 	if !rep.Pass {
-		return fmt.Errorf("verify FAILED: the rebuild differs from %s (report: %s)", c.dist, *jsonOut)
+		return fmt.Errorf("verify FAILED: the rebuild or the evidence beside the images differs from %s (report: %s)", c.dist, *jsonOut)
 	}
 	return nil
 }

@@ -1,0 +1,348 @@
+// Package evidence checks what lies beside the images of a release in dist/, the part that
+// verify's bit-for-bit comparison cannot rebuild: dist/cosign/<svc> (the signed index, its
+// signatures and attestations) and dist/attestations/<svc> (their plain JSON copies).
+//
+// Check runs after release.Compare in `cairn-release verify`. For every image of
+// dist/release.json it audits dist/cosign/<svc> in-process with package audit and the
+// release's public key (signatures, SBOM and provenance of the index and of each platform
+// manifest, layers, binaries against the documents), checks that the signed index digest
+// equals the one in release.json and the one named <svc> in dist/oci, and that every file of
+// dist/attestations/<svc> is exactly the indented JSON of an attestation payload of the
+// layout, and every payload has its file. A dist/ without cosign/ (mode images) yields one
+// skipped check, "not signed: skipped", never silence.
+//
+// Why here and not in package release or in release/targets: package release is the
+// pipeline that signstep, goreleaser and the audit build on; it must not import the audit
+// (which brings go-containerregistry's registry client and net/http into the assembler's
+// core) and cannot import signstep (signstep imports release). release/targets only runs
+// cairn-release as a child compiled by the pinned toolchain, so a check there would be
+// missed by anyone who runs `cairn-release verify` directly (nix, an independent
+// rebuilder). This package imports both release (for its Check and Record) and audit, and
+// cairn-release verify, the edge that reads the environment for the key, calls it.
+package evidence
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/cairn-iot/cairn/release"
+	"github.com/cairn-iot/cairn/release/attest"
+	"github.com/cairn-iot/cairn/release/audit"
+	"github.com/cairn-iot/cairn/release/sign"
+	"github.com/cairn-iot/cairn/release/signstep"
+)
+
+// Dirs below dist/ that this package checks.
+const (
+	CosignDir       = "cosign"
+	AttestationsDir = "attestations"
+)
+
+// fileSuffix is the plain JSON copy's name per predicate type, as attest.Attach names them:
+// "<suffix>" for the index, "<os>_<arch>[_<variant>].<suffix>" per platform.
+var fileSuffix = map[string]string{
+	attest.SPDXPredicateType:       "sbom.spdx.json",
+	attest.ProvenancePredicateType: "provenance.slsa.json",
+}
+
+// Key is the public key the evidence must verify with, and where it came from (for the
+// report). A nil K with a non-empty Err means no key could be found.
+type Key struct {
+	K    *ecdsa.PublicKey
+	From string
+	Err  error
+}
+
+// PublicKey finds the release's public key the way `go tool mage audit` does:
+// COSIGN_PUBLIC_KEY, else the public half of COSIGN_KEY (with COSIGN_PASSWORD), else the
+// development key moduleDir/.cairn/keys/cosign.pub.
+func PublicKey(getenv func(string) string, moduleDir string) (*ecdsa.PublicKey, string, error) {
+	if f := getenv("COSIGN_PUBLIC_KEY"); f != "" {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return nil, "", fmt.Errorf("reading COSIGN_PUBLIC_KEY: %w", err)
+		}
+		k, err := sign.ParsePublicKey(data)
+		if err != nil {
+			return nil, "", fmt.Errorf("COSIGN_PUBLIC_KEY %s: %w", f, err)
+		}
+		return k, f + " (COSIGN_PUBLIC_KEY)", nil
+	}
+	if f := getenv("COSIGN_KEY"); f != "" {
+		k, err := signstep.KeysFromEnv(getenv).Load(moduleDir, func(string, ...any) {})
+		if err != nil {
+			return nil, "", err
+		}
+		return &k.PublicKey, "the public key of " + f + " (COSIGN_KEY)", nil
+	}
+	f := filepath.Join(moduleDir, filepath.FromSlash(signstep.DevKeyDir), "cosign.pub")
+	data, err := os.ReadFile(f)
+	if err != nil {
+		return nil, "", fmt.Errorf("expected a public key in COSIGN_PUBLIC_KEY, COSIGN_KEY or %s, found none (%w); set COSIGN_PUBLIC_KEY to the release's cosign.pub", f, err)
+	}
+	k, err := sign.ParsePublicKey(data)
+	if err != nil {
+		return nil, "", fmt.Errorf("%s: %w", f, err)
+	}
+	return k, f + " (development key)", nil
+}
+
+// Check checks the evidence beside the images of the release rec in dist and returns one
+// release.Check per property, named "cosign/<svc> ..." and "attestations/<svc>/...", in a
+// fixed order (images in record order). key is only needed when dist/cosign exists.
+func Check(ctx context.Context, dist string, rec *release.Record, key Key) []release.Check {
+	var out []release.Check
+	add := func(name string, err error) {
+		c := release.Check{Name: name, Pass: err == nil}
+		if err != nil {
+			c.Detail = err.Error()
+		}
+		out = append(out, c)
+	}
+	cosignRoot := filepath.Join(dist, CosignDir)
+	if _, err := os.Stat(cosignRoot); errors.Is(err, os.ErrNotExist) {
+		detail := "not signed: skipped (no dist/cosign: a release of -mode build or images)"
+		if _, err := os.Stat(filepath.Join(dist, AttestationsDir)); err == nil {
+			add(CosignDir, errors.New("dist/attestations exists but dist/cosign does not: the signed layouts were removed"))
+			return out
+		}
+		return append(out, release.Check{Name: CosignDir, Pass: true, Skipped: true, Detail: detail})
+	}
+	if key.K == nil {
+		err := key.Err
+		if err == nil {
+			err = errors.New("expected a public key, found none")
+		}
+		add(CosignDir+" key", fmt.Errorf("dist/cosign cannot be audited: %w", err))
+		return out
+	}
+	var ociLayout *sign.Layout
+	ociLayout, ociErr := sign.OpenLayout(filepath.Join(dist, "oci"))
+
+	known := map[string]bool{}
+	for _, im := range rec.Images {
+		known[im.Name] = true
+		name := CosignDir + "/" + im.Name
+		dir := filepath.Join(cosignRoot, im.Name)
+		if _, err := os.Stat(filepath.Join(dir, "oci-layout")); err != nil {
+			add(name, fmt.Errorf("expected the signed layout of image %s, found none (%v); rerun `go tool mage release`", im.Name, err))
+			continue
+		}
+		r, err := audit.Audit(ctx, "oci:"+dir+":"+im.Name, audit.Options{Key: key.K})
+		if err != nil {
+			add(name+" audit", err)
+			continue
+		}
+		for _, c := range r.Checks {
+			var err error
+			if !c.Pass {
+				err = errors.New(c.Reason)
+			}
+			add(name+" "+c.Name, err)
+		}
+		add(name+" index digest", indexDigest(r.Digest, im, ociLayout, ociErr))
+		for _, c := range attestationFiles(dist, dir, im.Name, key.K) {
+			out = append(out, c)
+		}
+	}
+	entries, err := os.ReadDir(cosignRoot)
+	if err != nil {
+		add(CosignDir, err)
+	}
+	for _, e := range entries {
+		if !known[e.Name()] {
+			add(CosignDir+"/"+e.Name(), fmt.Errorf("not an image of release.json (%d images); remove it or rerun `go tool mage release`", len(rec.Images)))
+		}
+	}
+	return out
+}
+
+// indexDigest checks that the signed index is the one recorded and the one in dist/oci.
+func indexDigest(signed string, im release.ImageRecord, oci *sign.Layout, ociErr error) error {
+	if ociErr != nil {
+		return fmt.Errorf("reading dist/oci: %w", ociErr)
+	}
+	var inOCI string
+	if idx, err := oci.Index(im.Name); err != nil {
+		inOCI = "none (" + err.Error() + ")"
+	} else if d, err := idx.Digest(); err != nil {
+		inOCI = "unreadable (" + err.Error() + ")"
+	} else {
+		inOCI = d.String()
+	}
+	if signed == im.Index && inOCI == im.Index {
+		return nil
+	}
+	return fmt.Errorf("expected the signed index, release.json and dist/oci to name one index; found signed %s, release.json %s, dist/oci %s", orNone(signed), im.Index, inOCI)
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+// attestationFiles checks dist/attestations/<svc> against the attestation payloads of the
+// signed layout dir: each file must be exactly the indented payload, and each payload must
+// have its file. The payloads are read from the index's and each platform manifest's .att.
+func attestationFiles(dist, dir, svc string, key *ecdsa.PublicKey) []release.Check {
+	prefix := AttestationsDir + "/" + svc
+	fail := func(name string, err error) []release.Check {
+		return []release.Check{{Name: name, Detail: err.Error()}}
+	}
+	l, err := sign.OpenLayout(dir)
+	if err != nil {
+		return fail(prefix, err)
+	}
+	idx, err := l.Index(svc)
+	if err != nil {
+		return fail(prefix, err)
+	}
+	d, err := idx.Digest()
+	if err != nil {
+		return fail(prefix, err)
+	}
+	m, err := idx.IndexManifest()
+	if err != nil {
+		return fail(prefix, err)
+	}
+	type subject struct {
+		digest v1.Hash
+		prefix string // of the file names
+	}
+	subs := []subject{{d, ""}}
+	for _, desc := range m.Manifests {
+		plat := "unknown"
+		if desc.Platform != nil {
+			plat = strings.ReplaceAll(desc.Platform.String(), "/", "_")
+		}
+		subs = append(subs, subject{desc.Digest, plat + "."})
+	}
+	// want: file name -> the exact bytes signstep writes for the payload.
+	want := map[string][]byte{}
+	var order []string
+	var problems []release.Check
+	for _, s := range subs {
+		tag := sign.Tag(s.digest, sign.AttestationSuffix)
+		img, err := l.Image(tag)
+		if err == nil && img == nil {
+			err = errors.New("missing")
+		}
+		var layers []sign.Layer
+		if err == nil {
+			layers, err = sign.Layers(img)
+		}
+		if err != nil {
+			problems = append(problems, release.Check{Name: prefix + " " + tag, Detail: fmt.Sprintf("reading the attestations %s of the signed layout: %v", tag, err)})
+			continue
+		}
+		for _, layer := range layers {
+			if layer.MediaType != sign.DSSEMediaType {
+				continue
+			}
+			typ, payload, err := sign.VerifyEnvelope(key, layer.Payload)
+			if err != nil || typ != sign.InTotoPayloadType {
+				// The audit names it; a copy of an unverified payload proves nothing.
+				continue
+			}
+			st, err := attest.ParseStatement(payload)
+			if err != nil {
+				continue
+			}
+			suffix, ok := fileSuffix[st.PredicateType]
+			if !ok {
+				continue
+			}
+			var pretty bytes.Buffer
+			if err := json.Indent(&pretty, payload, "", "  "); err != nil {
+				continue
+			}
+			pretty.WriteByte('\n')
+			name := s.prefix + suffix
+			if _, dup := want[name]; !dup {
+				order = append(order, name)
+			}
+			want[name] = pretty.Bytes()
+		}
+	}
+	have := map[string][]byte{}
+	filesDir := filepath.Join(dist, AttestationsDir, svc)
+	entries, err := os.ReadDir(filesDir)
+	if err != nil {
+		problems = append(problems, release.Check{Name: prefix, Detail: fmt.Sprintf("expected the plain JSON copies of the attestations, found none: %v", err)})
+	}
+	for _, e := range entries {
+		if e.IsDir() {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(filesDir, e.Name()))
+		if err != nil {
+			problems = append(problems, release.Check{Name: prefix + "/" + e.Name(), Detail: err.Error()})
+			continue
+		}
+		have[e.Name()] = b
+	}
+	var names []string
+	for n := range have {
+		if _, ok := want[n]; !ok {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	names = append(order, names...)
+	out := problems
+	for _, n := range names {
+		c := release.Check{Name: prefix + "/" + n}
+		w, inLayout := want[n]
+		h, onDisk := have[n]
+		switch {
+		case !inLayout:
+			c.Detail = "no verified attestation of the signed layout has this name; the file is not evidence of this release"
+		case !onDisk:
+			if len(entries) > 0 {
+				c.Detail = "missing: the signed layout has this attestation, dist/attestations has no copy"
+			} else {
+				continue // already reported for the directory
+			}
+		case bytes.Equal(w, h):
+			c.Pass = true
+		default:
+			c.Detail = fmt.Sprintf("differs from the attestation payload in dist/cosign/%s (%s)", svc, firstDifference(w, h))
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+// firstDifference says where two JSON texts first differ, with a little context.
+func firstDifference(want, got []byte) string {
+	i := 0
+	for i < len(want) && i < len(got) && want[i] == got[i] {
+		i++
+	}
+	snip := func(b []byte) string {
+		end := min(i+40, len(b))
+		return fmt.Sprintf("%q", b[min(i, len(b)):end])
+	}
+	return fmt.Sprintf("at byte %d: the payload has %s, the file %s", i, snip(want), snip(got))
+}
+
+// Merge appends checks to the report and recomputes Pass.
+func Merge(r *release.Report, checks []release.Check) {
+	r.Checks = append(r.Checks, checks...)
+	r.Pass = true
+	for _, c := range r.Checks {
+		r.Pass = r.Pass && c.Pass
+	}
+}
