@@ -38,7 +38,9 @@
 // GOFLAGS, GOEXPERIMENT, CGO_ENABLED, CC and SOURCE_DATE_EPOCH that must not leak into the
 // build), and compares bit for bit: bin/, oci/, archives/ and release.json (Compared). Not
 // compared: the output of steps (signatures are randomised ECDSA and verified by their own
-// keys). Tolerated: nothing else. The module cache is shared with the host (its content is
+// keys); `cairn-release verify` then audits dist/cosign and dist/attestations with the
+// release's public key (package release/evidence, which this package may not import: it
+// brings the audit's registry client). Tolerated: nothing else. The module cache is shared with the host (its content is
 // checked against go.sum), and the rebuild runs no lock check (the tree is the same). A
 // difference is named by image, platform and layer, and a differing layer is opened to name
 // the files inside it; the report is text (PASS/FAIL lines) and JSON.

@@ -6,12 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"github.com/cairn-iot/cairn/release/audit"
+	"github.com/cairn-iot/cairn/release/evidence"
 	"github.com/cairn-iot/cairn/release/push"
-	"github.com/cairn-iot/cairn/release/sign"
-	"github.com/cairn-iot/cairn/release/signstep"
 )
 
 // Push pushes the signed release in dist/ to REGISTRY/PREFIX: every service's index, its
@@ -53,34 +51,8 @@ func Audit(ctx context.Context, image string) error {
 	return nil
 }
 
-// auditKey finds the public key an audit checks against, and says where it came from.
+// auditKey finds the public key an audit checks against, and says where it came from:
+// the resolution `cairn-release verify` also uses (evidence.PublicKey), from the module root.
 func auditKey(getenv func(string) string) (*ecdsa.PublicKey, string, error) {
-	if f := getenv("COSIGN_PUBLIC_KEY"); f != "" {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			return nil, "", fmt.Errorf("reading COSIGN_PUBLIC_KEY: %w", err)
-		}
-		k, err := sign.ParsePublicKey(data)
-		if err != nil {
-			return nil, "", fmt.Errorf("COSIGN_PUBLIC_KEY %s: %w", f, err)
-		}
-		return k, f + " (COSIGN_PUBLIC_KEY)", nil
-	}
-	if f := getenv("COSIGN_KEY"); f != "" {
-		k, err := signstep.KeysFromEnv(getenv).Load(".", func(string, ...any) {})
-		if err != nil {
-			return nil, "", err
-		}
-		return &k.PublicKey, "the public key of " + f + " (COSIGN_KEY)", nil
-	}
-	f := filepath.Join(filepath.FromSlash(signstep.DevKeyDir), "cosign.pub")
-	data, err := os.ReadFile(f)
-	if err != nil {
-		return nil, "", fmt.Errorf("expected a public key in COSIGN_PUBLIC_KEY, COSIGN_KEY or %s, found none (%w); set COSIGN_PUBLIC_KEY to the release's cosign.pub", f, err)
-	}
-	k, err := sign.ParsePublicKey(data)
-	if err != nil {
-		return nil, "", fmt.Errorf("%s: %w", f, err)
-	}
-	return k, f + " (development key)", nil
+	return evidence.PublicKey(getenv, ".")
 }
