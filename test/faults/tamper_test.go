@@ -10,6 +10,7 @@ import (
 
 	cairnrelease "github.com/cairn-iot/cairn/release"
 	"github.com/cairn-iot/cairn/release/audit"
+	"github.com/cairn-iot/cairn/release/evidence"
 	"github.com/cairn-iot/cairn/release/sign"
 )
 
@@ -113,13 +114,30 @@ func TestTamperingIsCaught(t *testing.T) {
 	// verify: what `cairn-release verify` does after its clean-room rebuild, release.Compare
 	// of the rebuild with dist/, here with the undisturbed reference release as the rebuild
 	// (test/release runs the whole clean room on a changed layer; a clean room compiles
-	// the standard library twice, minutes on two cores).
-	verify := func(t *testing.T, dist string) (bool, string) {
+	// the standard library twice, minutes on two cores), then evidence.Check of
+	// dist/cosign and dist/attestations with the key resolved as the CLI resolves it.
+	// compared says whether the bit-for-bit comparison alone passed.
+	key, from, err := evidence.PublicKey(func(k string) string {
+		if k == "COSIGN_PUBLIC_KEY" {
+			return pubPath
+		}
+		return ""
+	}, refMod)
+	if err != nil || !key.Equal(pub) {
+		t.Fatalf("evidence.PublicKey(COSIGN_PUBLIC_KEY=%s) = %v, %q, %v, want the release's key", pubPath, key, from, err)
+	}
+	verify := func(t *testing.T, dist string) (pass, compared bool, text string) {
 		rep, err := cairnrelease.Compare(dist, filepath.Join(refMod, "dist"))
 		if err != nil {
 			t.Fatalf("verify: %v", err)
 		}
-		return rep.Pass, rep.Text()
+		compared = rep.Pass
+		rec, err := cairnrelease.LoadRecord(filepath.Join(dist, cairnrelease.RecordFile))
+		if err != nil {
+			t.Fatalf("verify: %v", err)
+		}
+		evidence.Merge(rep, evidence.Check(context.Background(), dist, rec, evidence.Key{K: key, From: from}))
+		return rep.Pass, compared, rep.Text()
 	}
 	auditDist := func(t *testing.T, dist string) *audit.Report {
 		r, err := audit.Audit(context.Background(), "oci:"+filepath.Join(dist, "cosign", "hello"), audit.Options{Key: pub})
@@ -139,8 +157,10 @@ func TestTamperingIsCaught(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		tamper func(t *testing.T, dist string)
-		verify bool   // verify must catch it (it compares bin, oci, archives and release.json)
-		reason string // what a failed audit check must say
+		// compare: verify's bit-for-bit comparison (bin, oci, archives, release.json) catches
+		// it; else only verify's evidence check (dist/cosign, dist/attestations) can.
+		compare bool
+		reason  string // what a failed audit check, and a FAIL line of verify, must say
 	}{
 		{"untouched", nil, false, ""},
 		{"changed byte in a layer blob", func(t *testing.T, dist string) {
@@ -209,7 +229,7 @@ func TestTamperingIsCaught(t *testing.T) {
 				t.Fatal(err)
 			}
 			if tc.tamper == nil {
-				if ok, out := verify(t, dist); !ok {
+				if ok, _, out := verify(t, dist); !ok {
 					t.Fatalf("verify of an untouched release failed:\n%s", out)
 				}
 				if r := auditDist(t, dist); !r.Pass {
@@ -229,20 +249,25 @@ func TestTamperingIsCaught(t *testing.T) {
 			} else {
 				t.Logf("audit: %s", f)
 			}
-			if tc.verify {
-				ok, out := verify(t, dist)
-				if ok {
-					caught = false
-					t.Errorf("verify of a release with a %s passed, want FAIL:\n%s", tc.name, out)
-				} else {
-					var fails []string
-					for _, l := range strings.Split(out, "\n") {
-						if strings.HasPrefix(l, "FAIL") {
-							fails = append(fails, l)
-						}
-					}
-					t.Logf("verify: %s", strings.Join(fails, "\n"))
+			ok, compared, out := verify(t, dist)
+			var fails []string
+			for _, l := range strings.Split(out, "\n") {
+				if strings.HasPrefix(l, "FAIL") {
+					fails = append(fails, l)
 				}
+			}
+			switch {
+			case ok:
+				caught = false
+				t.Errorf("verify of a release with a %s passed, want FAIL:\n%s", tc.name, out)
+			case compared == tc.compare:
+				caught = false
+				t.Errorf("verify of a release with a %s: the bit-for-bit comparison passed = %v, want %v:\n%s", tc.name, compared, !tc.compare, out)
+			case !strings.Contains(strings.Join(fails, "\n"), tc.reason):
+				caught = false
+				t.Errorf("verify of a release with a %s failed, but no FAIL line says %q:\n%s", tc.name, tc.reason, strings.Join(fails, "\n"))
+			default:
+				t.Logf("verify: %s", strings.Join(fails, "\n"))
 			}
 			n := 0
 			if caught {
