@@ -1,9 +1,10 @@
 package lock
 
 import (
-	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/cairn-iot/cairn/test/testenv"
 )
 
 // TestDeps: lock is where the data flow starts (lock -> proto -> build -> images -> sign ->
@@ -13,11 +14,7 @@ func TestDeps(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs go list")
 	}
-	out, err := exec.Command("go", "list", "-deps", ".").Output()
-	if err != nil {
-		t.Fatalf("go list -deps: %v", err)
-	}
-	for _, dep := range strings.Fields(string(out)) {
+	for _, dep := range testenv.Deps(t, ".") {
 		if strings.HasPrefix(dep, "github.com/cairn-iot/cairn/") && dep != "github.com/cairn-iot/cairn/lock" {
 			t.Errorf("lock imports %s; it must import no other Cairn package", dep)
 		}

@@ -1,9 +1,10 @@
 package generate
 
 import (
-	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/cairn-iot/cairn/test/testenv"
 )
 
 // TestDeps: generating code depends on the compiler and the protobuf runtime only; it
@@ -13,11 +14,7 @@ func TestDeps(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs go list")
 	}
-	out, err := exec.Command("go", "list", "-deps", ".").Output()
-	if err != nil {
-		t.Fatalf("go list -deps: %v", err)
-	}
-	for _, dep := range strings.Fields(string(out)) {
+	for _, dep := range testenv.Deps(t, ".") {
 		for _, forbidden := range []string{"platform", "images", "release"} {
 			if strings.HasPrefix(dep, "github.com/cairn-iot/cairn/"+forbidden) {
 				t.Errorf("proto/generate imports %s; it must not depend on %s/", dep, forbidden)

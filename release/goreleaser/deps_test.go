@@ -1,9 +1,10 @@
 package goreleaser
 
 import (
-	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/cairn-iot/cairn/test/testenv"
 )
 
 // goreleaser and cosign are run as the stock CLIs of lock/tools.mod, never linked: they are
@@ -14,11 +15,7 @@ func TestNoGoreleaserOrSigstoreImports(t *testing.T) {
 		"github.com/cairn-iot/cairn/release/goreleaser",
 		"github.com/cairn-iot/cairn/release/goreleaser/cmd/cairn-goreleaser",
 	}
-	out, err := exec.Command("go", append([]string{"list", "-deps"}, pkgs...)...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("go list -deps: %v\n%s", err, out)
-	}
-	for _, dep := range strings.Fields(string(out)) {
+	for _, dep := range testenv.Deps(t, pkgs...) {
 		for _, bad := range []string{"github.com/goreleaser/", "github.com/sigstore/"} {
 			if strings.HasPrefix(dep, bad) {
 				t.Errorf("%s is imported; run the CLI from lock/tools.mod instead", dep)

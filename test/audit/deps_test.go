@@ -1,9 +1,10 @@
 package audit_test
 
 import (
-	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/cairn-iot/cairn/test/testenv"
 )
 
 // TestNoSigstoreImports: Cairn implements the cosign formats itself (package sign) and proves
@@ -19,11 +20,7 @@ func TestNoSigstoreImports(t *testing.T) {
 		"github.com/cairn-iot/cairn/release/audit",
 		"github.com/cairn-iot/cairn/release/cmd/cairn-audit",
 	}
-	out, err := exec.Command("go", append([]string{"list", "-deps"}, pkgs...)...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("go list -deps: %v\n%s", err, out)
-	}
-	for _, dep := range strings.Fields(string(out)) {
+	for _, dep := range testenv.Deps(t, pkgs...) {
 		for _, bad := range []string{"github.com/sigstore/", "github.com/secure-systems-lab/", "github.com/in-toto/", "github.com/theupdateframework/"} {
 			if strings.HasPrefix(dep, bad) {
 				t.Errorf("%s is imported; implement the format in release/sign instead", dep)
