@@ -81,24 +81,6 @@ func binaries(t *testing.T) string {
 	return binDir
 }
 
-// syncBuffer is a log sink shared with a process.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // start runs the binary name with env (CAIRN_* variables; nothing else is inherited but PATH
 // and HOME), waits for its /health on healthAddr, and returns a function that stops it with
 // SIGTERM (called at the end of the test if not before); it must then exit 0. Its logs are
@@ -111,7 +93,7 @@ func start(t *testing.T, name string, env map[string]string, healthAddr string) 
 		cmd.Env = append(cmd.Env, k+"="+v)
 	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // no orphans if the test binary dies
-	logs := &syncBuffer{}
+	logs := &testenv.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting %s: %v", name, err)
@@ -267,7 +249,7 @@ type subscriber struct {
 	cmd   *exec.Cmd
 	lines chan string // received messages, "topic payload"
 	done  chan struct{}
-	out   *syncBuffer // everything it printed
+	out   *testenv.SyncBuffer // everything it printed
 }
 
 // subscribe starts mosquitto_sub on topic as (user, pass) and waits for its SUBACK; it returns
@@ -284,7 +266,7 @@ func subscribe(t *testing.T, mqttAddr, user, pass, topic string, extra ...string
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &subscriber{cmd: cmd, lines: make(chan string, 100), done: make(chan struct{}), out: &syncBuffer{}}
+	s := &subscriber{cmd: cmd, lines: make(chan string, 100), done: make(chan struct{}), out: &testenv.SyncBuffer{}}
 	cmd.Stderr = s.out
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting mosquitto_sub: %v", err)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -24,24 +23,7 @@ import (
 type instance struct {
 	base string
 	stop func() error
-	logs *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	logs *testenv.SyncBuffer
 }
 
 // start runs the all-in-one in this process with env as its environment, on free loopback
@@ -54,7 +36,7 @@ func start(t *testing.T, env map[string]string) *instance {
 	env["CAIRN_BCRYPT_COST"] = "4" // the minimum: tests need no slow hashes
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	logs := &syncBuffer{}
+	logs := &testenv.SyncBuffer{}
 	go func() { done <- run(ctx, nil, func(k string) string { return env[k] }, logs) }()
 	var once sync.Once
 	var err error
