@@ -1,9 +1,10 @@
 package evidence_test
 
 import (
-	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/cairn-iot/cairn/test/testenv"
 )
 
 // TestDeps keeps the evidence check where it is (see the package doc): package release, the
@@ -22,11 +23,7 @@ func TestDeps(t *testing.T) {
 		{"github.com/cairn-iot/cairn/release/evidence", []string{"github.com/sigstore/", "github.com/secure-systems-lab/", "github.com/in-toto/"},
 			"cosign's formats are package sign's; the stock CLI proves them"},
 	} {
-		out, err := exec.Command("go", "list", "-deps", tc.pkg).CombinedOutput()
-		if err != nil {
-			t.Fatalf("go list -deps %s: %v\n%s", tc.pkg, err, out)
-		}
-		for _, dep := range strings.Fields(string(out)) {
+		for _, dep := range testenv.Deps(t, tc.pkg) {
 			for _, f := range tc.forbidden {
 				if dep == f || (strings.HasSuffix(f, "/") && strings.HasPrefix(dep, f)) {
 					t.Errorf("%s imports %s: %s", tc.pkg, dep, tc.why)
