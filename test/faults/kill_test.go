@@ -7,10 +7,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cairn-iot/cairn/test/fixture"
+	"github.com/cairn-iot/cairn/test/testenv"
 )
 
 // killPoints are the progress markers of a release, as paths below its staging directory
@@ -51,7 +53,7 @@ func watch(mod, marker string, exited <-chan struct{}) bool {
 }
 
 // startRelease starts a release of mod and returns it with a channel closed when it exits.
-func startRelease(t *testing.T, mod string, out *syncBuffer) (*exec.Cmd, chan struct{}, *error) {
+func startRelease(t *testing.T, mod string, out *testenv.SyncBuffer) (*exec.Cmd, chan struct{}, *error) {
 	t.Helper()
 	cmd := releaseCmd(t, mod, fixtureVersion)
 	cmd.Stdout, cmd.Stderr = out, out
@@ -85,11 +87,11 @@ func TestKilledRelease(t *testing.T) {
 				b, _ := os.ReadFile(rec)
 				os.WriteFile(rec, bytes.Replace(b, []byte(fixtureVersion), []byte("v0.0.0-previous"), 1), 0o644)
 				var err error
-				if prev, err = hashTree(dist); err != nil {
+				if prev, err = fixture.HashTree(dist); err != nil {
 					t.Fatal(err)
 				}
 			}
-			out := &syncBuffer{}
+			out := &testenv.SyncBuffer{}
 			cmd, exited, werr := startRelease(t, mod, out)
 			if !watch(mod, marker, exited) {
 				t.Logf("the release finished before %s appeared (%v); not counted", marker, *werr)
@@ -106,7 +108,7 @@ func TestKilledRelease(t *testing.T) {
 			}
 			killed++
 			survived := 0
-			got, err := hashTree(dist)
+			got, err := fixture.HashTree(dist)
 			switch {
 			case !previous && err == nil:
 				t.Errorf("after a first release killed at %s, dist/ exists, want none:\n%v", marker, got)
@@ -115,16 +117,16 @@ func TestKilledRelease(t *testing.T) {
 			case previous && err != nil:
 				t.Errorf("after a release killed at %s, the previous dist/ is gone: %v", marker, err)
 			case previous:
-				if d := sameTree(prev, got); d != "" {
+				if d := fixture.SameTree(prev, got); d != "" {
 					t.Errorf("after a release killed at %s, dist/ is not the previous release:\n%s", marker, d)
 				}
 			}
 			release(t, mod, fixtureVersion)
-			got, err = hashTree(dist)
+			got, err = fixture.HashTree(dist)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if d := sameTree(want, got); d != "" {
+			if d := fixture.SameTree(want, got); d != "" {
 				t.Errorf("the release after a kill at %s differs from an undisturbed one:\n%s", marker, d)
 			} else if !t.Failed() {
 				survived = 1
@@ -147,7 +149,7 @@ func TestKilledRelease(t *testing.T) {
 func TestTwoReleasesAtOnce(t *testing.T) {
 	_, want := reference(t)
 	mod := newModule(t, t.TempDir())
-	outA, outB := &syncBuffer{}, &syncBuffer{}
+	outA, outB := &testenv.SyncBuffer{}, &testenv.SyncBuffer{}
 	a, exitedA, errA := startRelease(t, mod, outA)
 	if !watch(mod, "bin", exitedA) {
 		t.Fatalf("the first release ended before building: %v\n%s", *errA, outA)
@@ -172,32 +174,14 @@ func TestTwoReleasesAtOnce(t *testing.T) {
 	if *errA != nil || *errB != nil {
 		t.Fatalf("releases at once: first %v, second %v, want both to complete\nfirst:\n%s\nsecond:\n%s", *errA, *errB, outA, outB)
 	}
-	got, err := hashTree(filepath.Join(mod, "dist"))
+	got, err := fixture.HashTree(filepath.Join(mod, "dist"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := sameTree(want, got); d != "" {
+	if d := fixture.SameTree(want, got); d != "" {
 		t.Errorf("dist/ after two releases at once differs from one undisturbed release:\n%s", d)
 	}
 	if left, _ := filepath.Glob(filepath.Join(mod, "dist.staging-*")); len(left) != 0 {
 		t.Errorf("staging dirs left: %v", left)
 	}
-}
-
-// syncBuffer is an output sink shared with a process.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -19,6 +19,7 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 
+	"github.com/cairn-iot/cairn/test/fixture"
 	"github.com/cairn-iot/cairn/test/testenv"
 )
 
@@ -41,7 +42,7 @@ type platform struct {
 	mu                 sync.Mutex
 	cmd                *exec.Cmd
 	done               chan struct{}
-	logs               *syncBuffer
+	logs               *testenv.SyncBuffer
 }
 
 func (p *platform) start() {
@@ -161,12 +162,12 @@ func TestPlatformUnderLoadAndKills(t *testing.T) {
 	testenv.LookPath(t, "go", "golang") // the platform is built from source
 	bin := filepath.Join(t.TempDir(), "cairn")
 	build := exec.Command("go", "build", "-o", bin, "./platform/cmd/cairn")
-	build.Dir = repoRoot(t)
+	build.Dir = fixture.RepoRoot(t)
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("building cairn: %v\n%s", err, out)
 	}
-	p := &platform{t: t, bin: bin, data: t.TempDir(), logs: &syncBuffer{},
+	p := &platform{t: t, bin: bin, data: t.TempDir(), logs: &testenv.SyncBuffer{},
 		httpAddr: testenv.FreeAddr(t), mqttAddr: testenv.FreeAddr(t), natsAddr: testenv.FreeAddr(t)}
 	p.start()
 	t.Cleanup(func() {

@@ -21,22 +21,16 @@
 package faults_test
 
 import (
-	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 
-	"github.com/cairn-iot/cairn/lock"
 	"github.com/cairn-iot/cairn/release/sign"
+	"github.com/cairn-iot/cairn/test/fixture"
 )
 
 // summary counts what the tests did, for the final report line.
@@ -67,70 +61,11 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	os.RemoveAll(tmpRoot)
+	fixture.Cleanup()
 	s := &summary
 	fmt.Printf("faults: injected %d, survived %d; messages acknowledged %d, lost %d; unauthorised publishes let through %d\n",
 		s.injected, s.survived, s.acked, s.lost, s.unauthorised)
 	os.Exit(code)
-}
-
-// repoRoot is the module root, two levels up.
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	abs, err := filepath.Abs(filepath.Join("..", ".."))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return abs
-}
-
-var (
-	gorootOnce sync.Once
-	gorootDir  string
-	gorootErr  error
-)
-
-// pinnedGOROOT is the lock's toolchain (as test/release gets it).
-func pinnedGOROOT(t testing.TB) string {
-	t.Helper()
-	gorootOnce.Do(func() {
-		l, err := lock.Load(filepath.Join(repoRoot(t), filepath.FromSlash(lock.File)))
-		if err == nil {
-			gorootDir, err = lock.Toolchain(context.Background(), l)
-		}
-		if err != nil && l != nil && runtime.Version() == l.Go.Version {
-			gorootDir, err = runtime.GOROOT(), nil
-		}
-		gorootErr = err
-	})
-	if gorootErr != nil {
-		t.Fatalf("getting the pinned toolchain: %v", gorootErr)
-	}
-	return gorootDir
-}
-
-var (
-	cliOnce sync.Once
-	cliPath string
-	cliErr  error
-)
-
-// cli builds cairn-release once with the pinned toolchain.
-func cli(t testing.TB) string {
-	t.Helper()
-	goroot := pinnedGOROOT(t)
-	cliOnce.Do(func() {
-		cliPath = filepath.Join(tmpRoot, "cairn-release")
-		cmd := exec.Command(filepath.Join(goroot, "bin", "go"), "build", "-o", cliPath, "./release/cmd/cairn-release")
-		cmd.Dir = repoRoot(t)
-		cmd.Env = append(os.Environ(), "GOTOOLCHAIN=local", "GOFLAGS=-mod=readonly", "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			cliErr = fmt.Errorf("building cairn-release: %v\n%s", err, out)
-		}
-	})
-	if cliErr != nil {
-		t.Fatal(cliErr)
-	}
-	return cliPath
 }
 
 // Secrets every release runs with: none may appear in any output.
@@ -182,14 +117,7 @@ func signingKey(t testing.TB) (key, pub string) {
 }
 
 // newModule copies test/release's fixture module into a new directory below parent.
-func newModule(t testing.TB, parent string) string {
-	t.Helper()
-	dst := filepath.Join(parent, "fixture")
-	if err := os.CopyFS(dst, os.DirFS(filepath.Join("..", "release", "testdata", "fixture"))); err != nil {
-		t.Fatalf("copying the fixture: %v", err)
-	}
-	return dst
-}
+func newModule(t testing.TB, parent string) string { return fixture.CopyModule(t, parent) }
 
 // releaseEnv is the environment of a release: the build passthrough, the signing key and
 // its password, and a secret that must never reach the output.
@@ -207,7 +135,7 @@ func releaseEnv(t testing.TB) []string {
 // releaseCmd is `cairn-release` of the fixture in mod, version version, signed.
 func releaseCmd(t testing.TB, mod, version string) *exec.Cmd {
 	t.Helper()
-	cmd := exec.Command(cli(t), "-C", mod, "-lock", "none", "-goroot", pinnedGOROOT(t),
+	cmd := exec.Command(fixture.CLI(t), "-C", mod, "-lock", "none", "-goroot", fixture.PinnedGOROOT(t),
 		"-version", version, "-commit", fixtureCommit, "-epoch", strconv.FormatInt(fixtureEpoch, 10),
 		"-services", filepath.Join(mod, "services.json"), "-cache", "none")
 	cmd.Dir = mod
@@ -241,58 +169,10 @@ func reference(t testing.TB) (mod string, tree map[string]string) {
 			refErr = fmt.Errorf("reference release: %v\n%s", err, out)
 			return
 		}
-		refTree, refErr = hashTree(filepath.Join(refMod, "dist"))
+		refTree, refErr = fixture.HashTree(filepath.Join(refMod, "dist"))
 	})
 	if refErr != nil {
 		t.Fatal(refErr)
 	}
 	return refMod, refTree
-}
-
-// hashTree maps every path below dir to "dir" or the SHA-256 and mode of the file.
-func hashTree(dir string) (map[string]string, error) {
-	tree := map[string]string{}
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		if d.IsDir() {
-			tree[rel] = "dir"
-			return nil
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		sum := sha256.Sum256(b)
-		tree[rel] = hex.EncodeToString(sum[:]) + " " + info.Mode().String()
-		return nil
-	})
-	return tree, err
-}
-
-// sameTree compares two hashTree maps and describes up to ten differences.
-func sameTree(want, got map[string]string) string {
-	var diffs []string
-	for p, w := range want {
-		if g, ok := got[p]; !ok {
-			diffs = append(diffs, "missing "+p)
-		} else if g != w {
-			diffs = append(diffs, "changed "+p)
-		}
-	}
-	for p := range got {
-		if _, ok := want[p]; !ok {
-			diffs = append(diffs, "extra "+p)
-		}
-	}
-	if len(diffs) > 10 {
-		diffs = append(diffs[:10], fmt.Sprintf("... %d more", len(diffs)-10))
-	}
-	return strings.Join(diffs, "\n")
 }

@@ -56,7 +56,7 @@ http:
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, bin, "serve", cfg)
-	logs := &syncBuffer{} // a push's 404s are logged as errors: shown only if the test fails
+	logs := &testenv.SyncBuffer{} // a push's 404s are logged as errors: shown only if the test fails
 	cmd.Stdout, cmd.Stderr = logs, logs
 	cmd.WaitDelay = 5 * time.Second
 	if err := cmd.Start(); err != nil {

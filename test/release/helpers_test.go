@@ -3,92 +3,26 @@ package release_test
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/cairn-iot/cairn/images"
-	"github.com/cairn-iot/cairn/lock"
 	"github.com/cairn-iot/cairn/release"
+	"github.com/cairn-iot/cairn/test/fixture"
 )
 
-// repoRoot is the module root, two levels up from test/release.
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	abs, err := filepath.Abs(filepath.Join("..", ".."))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return abs
-}
+// repoRoot is the module root.
+func repoRoot(t testing.TB) string { return fixture.RepoRoot(t) }
 
-// pinnedVersion is the lock's Go version (the shared contract).
-const pinnedVersion = "go1.26.8"
+// pinnedGOROOT returns the lock's toolchain, the one every release uses.
+func pinnedGOROOT(t testing.TB) string { return fixture.PinnedGOROOT(t) }
 
-var (
-	gorootOnce sync.Once
-	gorootDir  string
-	gorootErr  error
-)
-
-// pinnedGOROOT returns the lock's toolchain (lock.Toolchain), the one every release uses,
-// so the tests share mage's build cache.
-func pinnedGOROOT(t testing.TB) string {
-	t.Helper()
-	gorootOnce.Do(func() {
-		l, err := lock.Load(filepath.Join(repoRoot(t), filepath.FromSlash(lock.File)))
-		if err == nil {
-			gorootDir, err = lock.Toolchain(context.Background(), l)
-		}
-		if err != nil && runtime.Version() == pinnedVersion {
-			// The lock is being rewritten (or the proxy is unreachable): the Go running
-			// this test is the pinned version, so its GOROOT builds the same bytes.
-			fmt.Fprintf(os.Stderr, "test/release: lock.Toolchain: %v; using this test's own %s at %s\n", err, runtime.Version(), runtime.GOROOT())
-			gorootDir, err = runtime.GOROOT(), nil
-		}
-		gorootErr = err
-	})
-	if gorootErr != nil {
-		t.Fatalf("getting the pinned toolchain: %v", gorootErr)
-	}
-	return gorootDir
-}
-
-var (
-	cliOnce sync.Once
-	cliPath string
-	cliErr  error
-	cliDir  string
-)
-
-// cli builds cairn-release once with the pinned toolchain, as `go tool mage` runs it.
-func cli(t testing.TB) string {
-	t.Helper()
-	goroot := pinnedGOROOT(t)
-	cliOnce.Do(func() {
-		cliDir, cliErr = os.MkdirTemp("", "cairn-release-test-")
-		if cliErr != nil {
-			return
-		}
-		cliPath = filepath.Join(cliDir, "cairn-release")
-		cmd := exec.Command(filepath.Join(goroot, "bin", "go"), "build", "-o", cliPath, "./release/cmd/cairn-release")
-		cmd.Dir = repoRoot(t)
-		cmd.Env = append(os.Environ(), "GOTOOLCHAIN=local", "GOFLAGS=-mod=readonly", "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			cliErr = fmt.Errorf("building cairn-release: %v\n%s", err, out)
-		}
-	})
-	if cliErr != nil {
-		t.Fatal(cliErr)
-	}
-	return cliPath
-}
+// cli is cairn-release built once with the pinned toolchain, as `go tool mage` runs it.
+func cli(t testing.TB) string { return fixture.CLI(t) }
 
 // fixtureServices is the fixture module's one service.
 var fixtureServices = []release.Service{
@@ -103,28 +37,7 @@ const (
 )
 
 // copyFixture copies testdata/fixture into a new directory below parent and returns it.
-func copyFixture(t testing.TB, parent string) string {
-	t.Helper()
-	dst := filepath.Join(parent, "fixture")
-	err := filepath.Walk(filepath.Join("testdata", "fixture"), func(p string, info os.FileInfo, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(filepath.Join("testdata", "fixture"), p)
-		if info.IsDir() {
-			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(dst, rel), b, 0o644)
-	})
-	if err != nil {
-		t.Fatalf("copying the fixture: %v", err)
-	}
-	return dst
-}
+func copyFixture(t testing.TB, parent string) string { return fixture.CopyModule(t, parent) }
 
 // fixtureOptions are the in-process release options of the fixture module in dir.
 func fixtureOptions(t testing.TB, dir string) release.Options {
@@ -233,8 +146,6 @@ func TestMain(m *testing.M) {
 	if fixtureBase != "" {
 		os.RemoveAll(fixtureBase)
 	}
-	if cliDir != "" {
-		os.RemoveAll(cliDir)
-	}
+	fixture.Cleanup()
 	os.Exit(code)
 }
