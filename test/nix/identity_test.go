@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cairn-iot/cairn/test/fixture"
 	"github.com/cairn-iot/cairn/test/testenv"
 )
 
@@ -17,12 +18,8 @@ import (
 func TestFlakeIdentity(t *testing.T) {
 	nix := testenv.LookPath(t, "nix", "nix-bin")
 	git := testenv.LookPath(t, "git", "git")
-	root, err := filepath.Abs(filepath.Join("..", ".."))
-	if err != nil {
-		t.Fatal(err)
-	}
 	src := filepath.Join(t.TempDir(), "src")
-	run(t, root, false, git, "clone", "--quiet", "--no-hardlinks", root, src)
+	fixture.CloneHEAD(t, git, src)
 	head, _ := run(t, src, false, git, "rev-parse", "HEAD")
 	head = strings.TrimSpace(head)
 	ct, _ := run(t, src, false, git, "log", "-1", "--format=%ct", "HEAD")

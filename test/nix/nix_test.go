@@ -17,6 +17,7 @@ import (
 	"testing"
 
 	"github.com/cairn-iot/cairn/release"
+	"github.com/cairn-iot/cairn/test/fixture"
 	"github.com/cairn-iot/cairn/test/testenv"
 )
 
@@ -54,13 +55,9 @@ func run(t *testing.T, dir string, mayFail bool, name string, args ...string) (s
 func TestNixBuildEqualsMageRelease(t *testing.T) {
 	nix := testenv.LookPath(t, "nix", "nix-bin")
 	git := testenv.LookPath(t, "git", "git")
-	root, err := filepath.Abs(filepath.Join("..", ".."))
-	if err != nil {
-		t.Fatal(err)
-	}
 	// The flake sees committed files only: build HEAD, in a clone, as a rebuilder would.
 	src := filepath.Join(t.TempDir(), "src")
-	run(t, root, false, git, "clone", "--quiet", "--no-hardlinks", root, src)
+	fixture.CloneHEAD(t, git, src)
 
 	t.Log("go tool mage images (in a clone of HEAD)")
 	run(t, src, false, "go", "tool", "mage", "images")
