@@ -1,7 +1,6 @@
 package targets
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"net/http"
@@ -9,7 +8,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -35,23 +33,6 @@ func TestRunEnv(t *testing.T) {
 	}
 }
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestRunCairn builds and runs the all-in-one as `mage run` does, on free loopback ports,
 // checks that it serves, and that cancelling (Ctrl-C) stops it cleanly.
 func TestRunCairn(t *testing.T) {
@@ -70,7 +51,7 @@ func TestRunCairn(t *testing.T) {
 		"CAIRN_DATA_DIR="+filepath.Join(tmp, "data"))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	logs := &lockedBuffer{}
+	logs := &testenv.SyncBuffer{}
 	done := make(chan error, 1)
 	go func() {
 		done <- runCairn(ctx, runConfig{moduleDir: root, bin: filepath.Join(tmp, "cairn"), env: env, stdout: logs, stderr: logs})
