@@ -113,42 +113,26 @@ func (s *Service) getChannel(w http.ResponseWriter, r *http.Request, owner strin
 }
 
 func (s *Service) updateThing(w http.ResponseWriter, r *http.Request, owner string) {
-	tid, ok := pathID(w, r, "id", "thing")
-	if !ok {
-		return
-	}
-	name, md, ok := decodeEntity(w, r)
-	if !ok {
-		return
-	}
-	ctx := r.Context()
-	var t Thing
-	rev, err := getJSON(ctx, s.st.things, ownedKey(owner, tid), &t)
-	if errors.Is(err, errNotFound) {
-		notFound(w, "thing", tid)
-		return
-	} else if err != nil {
-		s.internal(w, r, err)
-		return
-	}
-	t.Name, t.Metadata = name, md
-	b, _ := json.Marshal(t)
-	if _, err := s.st.things.Update(ctx, ownedKey(owner, tid), b, rev); errors.Is(err, jetstream.ErrKeyExists) {
-		conflict(w, "thing", tid)
-		return
-	} else if err != nil {
-		s.internal(w, r, fmt.Errorf("updating the thing: %w", err))
-		return
-	}
-	if err := s.event(ctx, "thing.update", "id", tid, "name", name, "metadata", metadataString(md)); err != nil {
-		s.internal(w, r, err)
-		return
-	}
-	service.WriteJSON(w, http.StatusOK, viewThing(t))
+	updateEntity(s, w, r, owner, s.st.things, "thing", viewThing)
 }
 
 func (s *Service) updateChannel(w http.ResponseWriter, r *http.Request, owner string) {
-	cid, ok := pathID(w, r, "id", "channel")
+	updateEntity(s, w, r, owner, s.st.channels, "channel", viewChannel)
+}
+
+// renamer is a pointer to a Thing or a Channel: what an update changes of either.
+type renamer[E any] interface {
+	*E
+	rename(name string, md map[string]any)
+}
+
+func (t *Thing) rename(name string, md map[string]any)   { t.Name, t.Metadata = name, md }
+func (c *Channel) rename(name string, md map[string]any) { c.Name, c.Metadata = name, md }
+
+// updateEntity is PUT /things/{id} and PUT /channels/{id}: kind ("thing" or "channel") names
+// the entity in errors and its event ("<kind>.update"); kv is its bucket.
+func updateEntity[E any, P renamer[E], V any](s *Service, w http.ResponseWriter, r *http.Request, owner string, kv jetstream.KeyValue, kind string, view func(E) V) {
+	id, ok := pathID(w, r, "id", kind)
 	if !ok {
 		return
 	}
@@ -157,29 +141,29 @@ func (s *Service) updateChannel(w http.ResponseWriter, r *http.Request, owner st
 		return
 	}
 	ctx := r.Context()
-	var c Channel
-	rev, err := getJSON(ctx, s.st.channels, ownedKey(owner, cid), &c)
+	var e E
+	rev, err := getJSON(ctx, kv, ownedKey(owner, id), &e)
 	if errors.Is(err, errNotFound) {
-		notFound(w, "channel", cid)
+		notFound(w, kind, id)
 		return
 	} else if err != nil {
 		s.internal(w, r, err)
 		return
 	}
-	c.Name, c.Metadata = name, md
-	b, _ := json.Marshal(c)
-	if _, err := s.st.channels.Update(ctx, ownedKey(owner, cid), b, rev); errors.Is(err, jetstream.ErrKeyExists) {
-		conflict(w, "channel", cid)
+	P(&e).rename(name, md)
+	b, _ := json.Marshal(e)
+	if _, err := kv.Update(ctx, ownedKey(owner, id), b, rev); errors.Is(err, jetstream.ErrKeyExists) {
+		conflict(w, kind, id)
 		return
 	} else if err != nil {
-		s.internal(w, r, fmt.Errorf("updating the channel: %w", err))
+		s.internal(w, r, fmt.Errorf("updating the %s: %w", kind, err))
 		return
 	}
-	if err := s.event(ctx, "channel.update", "id", cid, "name", name, "metadata", metadataString(md)); err != nil {
+	if err := s.event(ctx, kind+".update", "id", id, "name", name, "metadata", metadataString(md)); err != nil {
 		s.internal(w, r, err)
 		return
 	}
-	service.WriteJSON(w, http.StatusOK, viewChannel(c))
+	service.WriteJSON(w, http.StatusOK, view(e))
 }
 
 func (s *Service) removeThing(w http.ResponseWriter, r *http.Request, owner string) {
