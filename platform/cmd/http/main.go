@@ -5,14 +5,12 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"io"
 	_ "time/tzdata" // images are FROM scratch: time zone data compiled in
 
 	_ "golang.org/x/crypto/x509roots/fallback" // and CA roots
 
-	"github.com/cairn-iot/cairn/platform/bus"
 	"github.com/cairn-iot/cairn/platform/httpadapter"
 	"github.com/cairn-iot/cairn/platform/messages"
 	"github.com/cairn-iot/cairn/platform/service"
@@ -21,22 +19,13 @@ import (
 func main() { service.Main(run) }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
-	fs := flag.NewFlagSet("http", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var c service.Common
-	c.AddFlags(fs, ":8008", "nats://127.0.0.1:4222")
-	maxPayload := fs.Int64("max-payload", messages.DefaultMaxPayload, "largest accepted message payload in bytes; bigger ones get 413")
-	if err := service.Parse(fs, args, getenv); err != nil {
-		return err
-	}
-	if c.NATSURL == "" {
-		return errors.New("-nats-url is empty: the http adapter runs against an external NATS; give its URL, or run the all-in-one cairn")
-	}
-	log := service.NewLogger(stderr, c.LogLevel, "http")
-	return service.Run(ctx, service.Config{
+	return service.RunStandalone(ctx, service.Standalone{
 		Name:     "http",
-		HTTPAddr: c.HTTPAddr,
-		Bus:      bus.Options{URL: c.NATSURL},
-		Log:      log,
-	}, httpadapter.Component(httpadapter.WithMaxPayload(*maxPayload)))
+		What:     "the http adapter",
+		HTTPAddr: ":8008",
+		Flags: func(fs *flag.FlagSet) func() service.New {
+			maxPayload := fs.Int64("max-payload", messages.DefaultMaxPayload, "largest accepted message payload in bytes; bigger ones get 413")
+			return func() service.New { return httpadapter.Component(httpadapter.WithMaxPayload(*maxPayload)) }
+		},
+	}, args, getenv, stderr)
 }

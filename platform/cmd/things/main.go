@@ -5,14 +5,12 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"io"
 	_ "time/tzdata" // images are FROM scratch: time zone data compiled in
 
 	_ "golang.org/x/crypto/x509roots/fallback" // and CA roots
 
-	"github.com/cairn-iot/cairn/platform/bus"
 	"github.com/cairn-iot/cairn/platform/service"
 	"github.com/cairn-iot/cairn/platform/things"
 )
@@ -20,21 +18,10 @@ import (
 func main() { service.Main(run) }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
-	fs := flag.NewFlagSet("things", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var c service.Common
-	c.AddFlags(fs, ":9000", "nats://127.0.0.1:4222")
-	if err := service.Parse(fs, args, getenv); err != nil {
-		return err
-	}
-	if c.NATSURL == "" {
-		return errors.New("-nats-url is empty: the things service runs against an external NATS; give its URL, or run the all-in-one cairn")
-	}
-	log := service.NewLogger(stderr, c.LogLevel, "things")
-	return service.Run(ctx, service.Config{
+	return service.RunStandalone(ctx, service.Standalone{
 		Name:     "things",
-		HTTPAddr: c.HTTPAddr,
-		Bus:      bus.Options{URL: c.NATSURL},
-		Log:      log,
-	}, things.Component())
+		What:     "the things service",
+		HTTPAddr: ":9000",
+		Flags:    func(*flag.FlagSet) func() service.New { return things.Component },
+	}, args, getenv, stderr)
 }
