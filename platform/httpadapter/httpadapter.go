@@ -11,6 +11,10 @@
 // 401 no or unknown key; 403 thing not connected to the channel; 404 unknown channel; 413
 // payload over the limit (256 KiB by default); 503 bus or things service unavailable.
 //
+// Component asks through an access.Cache that the things events invalidate: a disconnected
+// or removed thing is refused once its event reached the adapter (milliseconds), and at the
+// latest after access.GrantTTL if an event is lost.
+//
 // Subtopic path segments become "." separated: /channels/c/messages/room/temp is subtopic
 // "room.temp", subject channels.c.messages.room.temp, MQTT topic channels/c/messages/room/temp.
 package httpadapter
@@ -25,6 +29,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cairn-iot/cairn/platform/access"
 	"github.com/cairn-iot/cairn/platform/messages"
 	"github.com/cairn-iot/cairn/platform/service"
 	messagingv1 "github.com/cairn-iot/cairn/proto/cairn/messaging/v1"
@@ -43,6 +48,7 @@ type Adapter struct {
 	log        *slog.Logger
 	maxPayload int64
 	now        func() time.Time
+	cacheOpts  []access.CacheOption // for Component's cache
 }
 
 // Option configures an Adapter.
@@ -62,6 +68,13 @@ func WithMaxPayload(n int64) Option {
 // WithLogger sets the logger (default: discard).
 func WithLogger(l *slog.Logger) Option {
 	return func(a *Adapter) error { a.log = l; return nil }
+}
+
+// WithAccessCache configures the cache of access answers that Component puts in front of
+// the things service (TTLs, size; see access.Cache). New ignores it: its caller passes the
+// Authorizer.
+func WithAccessCache(opts ...access.CacheOption) Option {
+	return func(a *Adapter) error { a.cacheOpts = append(a.cacheOpts, opts...); return nil }
 }
 
 // WithClock sets the clock that stamps Message.created (default time.Now); for tests.

@@ -14,9 +14,7 @@ import (
 )
 
 // Authorizer answers access questions: may the holder of a credential act on a channel.
-type Authorizer interface {
-	Authorize(ctx context.Context, req *thingsv1.AccessRequest) (*thingsv1.AccessResponse, error)
-}
+type Authorizer = access.Authorizer
 
 // AuthorizerFunc adapts a function to Authorizer (for tests and wiring).
 type AuthorizerFunc func(ctx context.Context, req *thingsv1.AccessRequest) (*thingsv1.AccessResponse, error)

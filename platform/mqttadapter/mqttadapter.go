@@ -24,6 +24,9 @@
 //     fields thing_id, timestamp (Unix nanoseconds), event_type (connect, disconnect) and
 //     instance.
 //
+//   - Access answers are cached (access.Cache: grants up to 10 s, refusals up to 2 s), and
+//     the things events below drop the answers they change before anything else is done.
+//
 //   - Revocation: the adapter follows the things service's events (events.things, new events
 //     only). thing.disconnect drops the thing's subscriptions on that channel, channel.remove
 //     drops every subscription on the channel, thing.remove drops the thing's subscriptions
@@ -49,6 +52,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/cairn-iot/cairn/platform/access"
 	"github.com/cairn-iot/cairn/platform/bus"
 	"github.com/cairn-iot/cairn/platform/events"
 	"github.com/cairn-iot/cairn/platform/messages"
@@ -58,7 +62,9 @@ import (
 
 // Adapter is the MQTT adapter: a broker, its access hooks and its bus consumer.
 type Adapter struct {
-	auth       messages.Authorizer
+	auth       messages.Authorizer // cache in front of the things service
+	cache      *access.Cache
+	cacheOpts  []access.CacheOption
 	js         jetstream.JetStream
 	pub        *messages.Publisher
 	log        *slog.Logger
@@ -105,6 +111,11 @@ func WithMaxPayload(n int) Option {
 	}
 }
 
+// WithAccessCache configures the cache of access answers (TTLs, size; see access.Cache).
+func WithAccessCache(opts ...access.CacheOption) Option {
+	return func(a *Adapter) error { a.cacheOpts = append(a.cacheOpts, opts...); return nil }
+}
+
 // WithClock sets the clock that stamps messages and events (default time.Now); for tests.
 func WithClock(now func() time.Time) Option {
 	return func(a *Adapter) error { a.now = now; return nil }
@@ -114,7 +125,6 @@ func WithClock(now func() time.Time) Option {
 // appends events through js. Start it with Start.
 func New(auth messages.Authorizer, js jetstream.JetStream, opts ...Option) (*Adapter, error) {
 	a := &Adapter{
-		auth:       auth,
 		js:         js,
 		pub:        messages.NewPublisher(js),
 		log:        slog.New(slog.DiscardHandler),
@@ -128,6 +138,11 @@ func New(auth messages.Authorizer, js jetstream.JetStream, opts ...Option) (*Ada
 			return nil, fmt.Errorf("configuring the MQTT adapter: %w", err)
 		}
 	}
+	cache, err := access.NewCache(auth, a.cacheOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("configuring the MQTT adapter: %w", err)
+	}
+	a.auth, a.cache = cache, cache
 	if a.instance == "" {
 		h, err := os.Hostname()
 		if err != nil {
@@ -173,7 +188,8 @@ func (a *Adapter) Start(ctx context.Context, ln net.Listener) error {
 		a.consume.Stop()
 		return fmt.Errorf("following %s: %w", events.ThingsSubject, err)
 	}
-	a.follow, err = evs.Consume(a.revoke)
+	// A consumer error may mean missed events: the cache then forgets every answer.
+	a.follow, err = evs.Consume(a.revoke, jetstream.ConsumeErrHandler(func(jetstream.ConsumeContext, error) { a.cache.Flush() }))
 	if err != nil {
 		a.consume.Stop()
 		return fmt.Errorf("following %s: %w", events.ThingsSubject, err)
@@ -195,9 +211,13 @@ func (a *Adapter) Start(ctx context.Context, ln net.Listener) error {
 func (a *Adapter) revoke(msg jetstream.Msg) {
 	var ev map[string]string
 	if err := json.Unmarshal(msg.Data(), &ev); err != nil {
-		a.log.Error("ignoring an undecodable things event", "error", err)
+		a.cache.Flush()
+		a.log.Error("ignoring an undecodable things event (access cache flushed)", "error", err)
 		return
 	}
+	// The cache first: a client whose subscription is dropped below and who subscribes
+	// again must be asked afresh, not answered from a grant the event ended.
+	a.cache.Apply(ev)
 	var dropThing, dropChannel string
 	var disconnect bool
 	switch ev["operation"] {

@@ -12,12 +12,14 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/cairn-iot/cairn/platform/access"
 	"github.com/cairn-iot/cairn/platform/bus/bustest"
 	"github.com/cairn-iot/cairn/platform/events"
 	"github.com/cairn-iot/cairn/platform/messages"
 	mt "github.com/cairn-iot/cairn/platform/messages/messagestest"
 	"github.com/cairn-iot/cairn/platform/mqttadapter"
 	messagingv1 "github.com/cairn-iot/cairn/proto/cairn/messaging/v1"
+	thingsv1 "github.com/cairn-iot/cairn/proto/cairn/things/v1"
 )
 
 // received collects what an MQTT client received.
@@ -268,5 +270,82 @@ func TestRevocation(t *testing.T) {
 	<-lost // the removed thing's connection is closed
 	if sub.IsConnected() {
 		t.Errorf("client of a removed thing still connected")
+	}
+}
+
+// switchable answers like mt.Authorizer until revoked, then refuses everything as
+// "forbidden"; it counts the questions.
+type switchable struct {
+	mu      sync.Mutex
+	revoked bool
+	asked   int
+}
+
+func (s *switchable) Authorize(ctx context.Context, req *thingsv1.AccessRequest) (*thingsv1.AccessResponse, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.asked++
+	resp, err := mt.Authorizer{}.Authorize(ctx, req)
+	if s.revoked && err == nil && req.GetChannel() != "-" {
+		resp.Status = thingsv1.AccessResponse_STATUS_FORBIDDEN
+	}
+	return resp, err
+}
+
+// TestRevocationDropsCachedGrant: the adapter caches access answers (an hour here, so only
+// an event ends one); after thing.disconnect is applied, the same SUBSCRIBE is asked afresh
+// and refused, and PUBLISH too.
+func TestRevocationDropsCachedGrant(t *testing.T) {
+	b := bustest.New(t)
+	auth := &switchable{}
+	a, err := mqttadapter.New(auth, b.JS, mqttadapter.WithInstance("test"),
+		mqttadapter.WithAccessCache(access.WithTTL(time.Hour, time.Hour)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	applied := make(chan map[string]string, 10)
+	mqttadapter.OnRevoked(a, func(ev map[string]string) { applied <- ev })
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(context.Background(), ln); err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	c, err := connect(ln.Addr().String(), "sub", mt.Thing1, mt.Key1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Disconnect(0)
+	filter := "channels/" + mt.Channel1 + "/messages/#"
+	subscribe := func() byte {
+		t.Helper()
+		tok := c.Subscribe(filter, 1, func(paho.Client, paho.Message) {})
+		tok.Wait()
+		return tok.(*paho.SubscribeToken).Result()[filter]
+	}
+	if q := subscribe(); q != 1 {
+		t.Fatalf("SUBSCRIBE %s granted %#x, want 1", filter, q)
+	}
+	auth.mu.Lock()
+	auth.revoked = true
+	asked := auth.asked
+	auth.mu.Unlock()
+	if q := subscribe(); q != 1 {
+		t.Fatalf("SUBSCRIBE %s again before any event granted %#x, want the cached 1", filter, q)
+	}
+	auth.mu.Lock()
+	if auth.asked != asked {
+		t.Errorf("SUBSCRIBE again asked the things service %d times, want 0 (cached)", auth.asked-asked)
+	}
+	auth.mu.Unlock()
+	if err := events.Publish(context.Background(), b.JS, events.ThingsSubject,
+		map[string]string{"operation": "thing.disconnect", "chan_id": mt.Channel1, "thing_id": mt.Thing1}); err != nil {
+		t.Fatal(err)
+	}
+	<-applied
+	if q := subscribe(); q != 0x80 {
+		t.Errorf("SUBSCRIBE %s after thing.disconnect granted %#x, want 0x80 (refused)", filter, q)
 	}
 }
