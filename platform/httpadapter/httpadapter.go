@@ -6,8 +6,8 @@
 //	<payload bytes>
 //
 // The adapter asks the things service whether the key's thing may publish on the channel,
-// then publishes one messagingv1.Message through JetStream with a Nats-Msg-Id, so that 202
-// Accepted means the MESSAGES stream stored it. Statuses: 202 accepted; 400 bad subtopic;
+// then publishes one messagingv1.Message through JetStream (with a Nats-Msg-Id derived from
+// the Idempotency-Key, if any), so that 202 Accepted means the MESSAGES stream stored it. Statuses: 202 accepted; 400 bad subtopic;
 // 401 no or unknown key; 403 thing not connected to the channel; 404 unknown channel; 413
 // payload over the limit (256 KiB by default); 503 bus or things service unavailable.
 //
@@ -165,7 +165,7 @@ func (a *Adapter) publish(w http.ResponseWriter, r *http.Request) {
 		Payload:   payload,
 		Created:   a.now().UnixNano(),
 	}
-	id := messages.NewID()
+	var id string // without a key, no id: see messages.NewID
 	if k := r.Header.Get("Idempotency-Key"); k != "" {
 		id = messages.IdempotentID(resp.GetThingId(), channel, k)
 	}

@@ -26,7 +26,10 @@ type Publisher struct {
 // NewPublisher returns a Publisher on js.
 func NewPublisher(js jetstream.JetStream) *Publisher { return &Publisher{js: js} }
 
-// NewID returns a fresh message id for Publish.
+// NewID returns a fresh message id for Publish. The adapters pass none for a message that
+// has no idempotency key of its own: a random id deduplicates nothing (Publish retries only
+// when no stream answered, which means nothing was stored), but the stream would keep it
+// for its duplicate window, which at 20,000 messages a second is millions of entries.
 func NewID() string { return nuid.Next() }
 
 // IdempotentID returns the message id of a publish that the client marked with key (HTTP
@@ -40,16 +43,19 @@ func IdempotentID(publisher, channel, key string) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// Publish stores m on the subject Subject(m.Channel, m.Subtopic) with the Nats-Msg-Id id:
-// retries (here, on a missing stream responder, and by clients with the same id) are stored
-// once. It returns the stream sequence.
+// Publish stores m on the subject Subject(m.Channel, m.Subtopic) with the Nats-Msg-Id id
+// (none if id is empty): retries by clients with the same id are stored once. Publish itself
+// retries only when no stream answered (nothing was stored). It returns the stream sequence.
 func (p *Publisher) Publish(ctx context.Context, m *messagingv1.Message, id string) (uint64, error) {
 	data, err := proto.Marshal(m)
 	if err != nil {
 		return 0, fmt.Errorf("encoding message: %w", err)
 	}
-	ack, err := p.js.Publish(ctx, Subject(m.GetChannel(), m.GetSubtopic()), data,
-		jetstream.WithMsgID(id), jetstream.WithExpectStream(Stream), jetstream.WithRetryAttempts(3))
+	opts := []jetstream.PublishOpt{jetstream.WithExpectStream(Stream), jetstream.WithRetryAttempts(3)}
+	if id != "" {
+		opts = append(opts, jetstream.WithMsgID(id))
+	}
+	ack, err := p.js.Publish(ctx, Subject(m.GetChannel(), m.GetSubtopic()), data, opts...)
 	if err != nil {
 		return 0, fmt.Errorf("publishing message to stream %s: %w", Stream, err)
 	}

@@ -407,7 +407,7 @@ func (h *hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, er
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), a.timeout)
 	defer cancel()
-	if _, err := a.pub.Publish(ctx, m, messages.NewID()); err != nil {
+	if _, err := a.pub.Publish(ctx, m, ""); err != nil {
 		a.log.Error("storing an MQTT publish", "thing", t.id, "channel", channel, "error", err)
 		return pk, h.refuse(cl, pk, packets.ErrServerUnavailable)
 	}
