@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -10,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -203,13 +205,18 @@ func (p *Platform) Stored(channel string) (int, error) {
 }
 
 // Payload returns message n as exactly size bytes of JSON (size >= 32).
-func Payload(n, size int) []byte {
-	head := fmt.Sprintf(`{"n":%d,"p":"`, n)
-	pad := size - len(head) - 2
-	if pad < 0 {
-		pad = 0
+func Payload(n, size int) []byte { return AppendPayload(nil, n, size) }
+
+// AppendPayload appends Payload(n, size) to b without allocating beyond b's growth.
+func AppendPayload(b []byte, n, size int) []byte {
+	start := len(b)
+	b = append(b, `{"n":`...)
+	b = strconv.AppendInt(b, int64(n), 10)
+	b = append(b, `,"p":"`...)
+	for pad := size - (len(b) - start) - 2; pad > 0; pad-- {
+		b = append(b, 'x')
 	}
-	return []byte(head + strings.Repeat("x", pad) + `"}`)
+	return append(b, `"}`...)
 }
 
 // LoadResult is one protocol's run.
@@ -225,6 +232,10 @@ type LoadResult struct {
 	StoredAt time.Duration
 	// FirstErr is the first failure, if any.
 	FirstErr string
+	// GenCPU and ServerCPU are the CPU time (user + system) the load generator (this
+	// process) and the all-in-one used from the first publish until the store held every
+	// message; 0 when unknown.
+	GenCPU, ServerCPU time.Duration
 }
 
 // Load is a bounded publishing run: Messages in all, or until Cap has passed.
@@ -262,44 +273,44 @@ func (r *recorder) fail(err error) {
 	r.mu.Unlock()
 }
 
-// HTTP publishes over HTTP with l.Workers keep-alive clients.
+// HTTP publishes over HTTP with l.Workers keep-alive connections, one request in flight on
+// each (no pipelining): every request is one message, answered 202 before the connection's
+// next request is sent. The client is a minimal HTTP/1.1 writer and response reader (see
+// rawConn) rather than net/http's, because the load generator shares the machine's cores
+// with the platform it measures, and net/http's client spends more CPU per request than the
+// server does.
 func (p *Platform) HTTP(ctx context.Context, l Load) LoadResult {
 	// The cap stops new publishes; those in flight finish (cancelling them would count the
 	// bench's own stop as failures).
 	capped, cancel := context.WithTimeout(ctx, l.Cap)
 	defer cancel()
 	ch := p.Channels["http"]
-	tr := &http.Transport{MaxIdleConns: l.Workers, MaxIdleConnsPerHost: l.Workers, MaxConnsPerHost: l.Workers,
-		DisableCompression: true}
-	defer tr.CloseIdleConnections()
-	client := &http.Client{Transport: tr, Timeout: 30 * time.Second}
-	url := "http://" + p.HTTPAddr + "/channels/" + ch + "/messages"
+	path := "/channels/" + ch + "/messages"
 	var next atomic.Int64
 	rec := &recorder{}
 	var wg sync.WaitGroup
+	cpu0 := p.cpu()
 	start := time.Now()
 	for range l.Workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			rc := &rawConn{addr: p.HTTPAddr, head: "POST " + path + " HTTP/1.1\r\nHost: " + p.HTTPAddr +
+				"\r\nAuthorization: Thing " + p.ThingKey + "\r\nContent-Type: application/json\r\nContent-Length: "}
+			defer rc.close()
 			for capped.Err() == nil {
 				n := int(next.Add(1))
 				if n > l.Messages {
 					return
 				}
-				req, _ := http.NewRequestWithContext(ctx, "POST", url, bytes.NewReader(Payload(n, l.Size)))
-				req.Header.Set("Authorization", "Thing "+p.ThingKey)
-				req.Header.Set("Content-Type", "application/json")
 				t0 := time.Now()
-				resp, err := client.Do(req)
+				code, err := rc.post(n, l.Size)
 				if err != nil {
-					rec.fail(err)
+					rec.fail(fmt.Errorf("POST %s: %w", path, err))
 					continue
 				}
-				io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != http.StatusAccepted {
-					rec.fail(fmt.Errorf("POST %s = %d, want 202", url, resp.StatusCode))
+				if code != http.StatusAccepted {
+					rec.fail(fmt.Errorf("POST %s = %d, want 202", path, code))
 					continue
 				}
 				rec.ok(time.Since(t0))
@@ -307,7 +318,96 @@ func (p *Platform) HTTP(ctx context.Context, l Load) LoadResult {
 		}()
 	}
 	wg.Wait()
-	return p.finish(start, ch, rec, l)
+	return p.finish(start, cpu0, ch, rec, l)
+}
+
+// rawConn is one keep-alive HTTP/1.1 connection that posts bench messages: the request is
+// written into one reused buffer, the response's status line and headers are read line by
+// line and its body (refusals carry one) discarded by Content-Length. A broken connection is
+// redialled for the next request. It understands exactly what a Go net/http server answers
+// to a small POST, and reports anything else as an error.
+type rawConn struct {
+	addr string
+	head string // request line and headers up to "Content-Length: "
+	conn net.Conn
+	r    *bufio.Reader
+	buf  []byte
+}
+
+func (c *rawConn) close() {
+	if c.conn != nil {
+		c.conn.Close()
+		c.conn = nil
+	}
+}
+
+// post sends message n (size bytes, AppendPayload) and returns the response status.
+func (c *rawConn) post(n, size int) (int, error) {
+	if c.conn == nil {
+		conn, err := net.DialTimeout("tcp", c.addr, 10*time.Second)
+		if err != nil {
+			return 0, err
+		}
+		c.conn, c.r = conn, bufio.NewReaderSize(conn, 4096)
+	}
+	c.buf = append(c.buf[:0], c.head...)
+	c.buf = strconv.AppendInt(c.buf, int64(size), 10)
+	c.buf = append(c.buf, "\r\n\r\n"...)
+	c.buf = AppendPayload(c.buf, n, size)
+	c.conn.SetDeadline(time.Now().Add(30 * time.Second))
+	if _, err := c.conn.Write(c.buf); err != nil {
+		c.close()
+		return 0, err
+	}
+	code, keep, err := readResponse(c.r)
+	if err != nil || !keep {
+		c.close()
+	}
+	return code, err
+}
+
+// readResponse reads one HTTP/1.1 response from r and returns its status, whether the
+// connection stays open, and an error for a malformed or unsupported (chunked) response.
+func readResponse(r *bufio.Reader) (code int, keep bool, err error) {
+	line, err := r.ReadSlice('\n')
+	if err != nil {
+		return 0, false, fmt.Errorf("reading the status line: %w", err)
+	}
+	// "HTTP/1.1 202 Accepted\r\n"
+	if len(line) < 12 || !bytes.HasPrefix(line, []byte("HTTP/1.1 ")) {
+		return 0, false, fmt.Errorf("status line %q is not HTTP/1.1", line)
+	}
+	code, err = strconv.Atoi(string(line[9:12]))
+	if err != nil {
+		return 0, false, fmt.Errorf("status line %q: %w", line, err)
+	}
+	length, keep := 0, true
+	for {
+		line, err := r.ReadSlice('\n')
+		if err != nil {
+			return 0, false, fmt.Errorf("reading headers: %w", err)
+		}
+		line = bytes.TrimRight(line, "\r\n")
+		if len(line) == 0 {
+			break
+		}
+		name, value, _ := bytes.Cut(line, []byte(":"))
+		value = bytes.TrimSpace(value)
+		switch {
+		case bytes.EqualFold(name, []byte("Content-Length")):
+			if length, err = strconv.Atoi(string(value)); err != nil {
+				return 0, false, fmt.Errorf("header %q: %w", line, err)
+			}
+		case bytes.EqualFold(name, []byte("Transfer-Encoding")):
+			return 0, false, fmt.Errorf("header %q: the bench client reads only Content-Length bodies", line)
+		case bytes.EqualFold(name, []byte("Connection")) && bytes.EqualFold(value, []byte("close")):
+			keep = false
+		}
+	}
+	if _, err := r.Discard(length); err != nil {
+		return 0, false, fmt.Errorf("reading the body: %w", err)
+	}
+	return code, keep, nil
 }
 
 // MQTT publishes over MQTT, QoS 1, with l.Workers connections each keeping up to l.Window
@@ -320,6 +420,7 @@ func (p *Platform) MQTT(ctx context.Context, l Load) LoadResult {
 	var next atomic.Int64
 	rec := &recorder{}
 	var wg sync.WaitGroup
+	cpu0 := p.cpu()
 	start := time.Now()
 	for w := range l.Workers {
 		wg.Add(1)
@@ -364,11 +465,11 @@ func (p *Platform) MQTT(ctx context.Context, l Load) LoadResult {
 		}()
 	}
 	wg.Wait()
-	return p.finish(start, ch, rec, l)
+	return p.finish(start, cpu0, ch, rec, l)
 }
 
 // finish waits (bounded) for the store to hold every acknowledged message.
-func (p *Platform) finish(start time.Time, ch string, rec *recorder, l Load) LoadResult {
+func (p *Platform) finish(start time.Time, cpu0 cpuTimes, ch string, rec *recorder, l Load) LoadResult {
 	r := LoadResult{Publish: time.Since(start), Latencies: rec.lat, Acked: len(rec.lat), Failed: rec.failed,
 		FirstErr: rec.first}
 	r.Sent = r.Acked + r.Failed
@@ -381,6 +482,11 @@ func (p *Platform) finish(start time.Time, ch string, rec *recorder, l Load) Loa
 		r.Stored = n
 		if n >= r.Acked {
 			r.StoredAt = time.Since(start)
+			cpu := p.cpu()
+			r.GenCPU = cpu.gen - cpu0.gen
+			if cpu.server > 0 && cpu0.server > 0 {
+				r.ServerCPU = cpu.server - cpu0.server
+			}
 			break
 		}
 		if time.Now().After(deadline) {
@@ -398,4 +504,44 @@ func (r LoadResult) Throughput() float64 {
 		return 0
 	}
 	return float64(r.Acked) / r.StoredAt.Seconds()
+}
+
+// cpuTimes are CPU times (user + system) used so far by this process (the load generator)
+// and by the all-in-one (0 if unknown: no process, no /proc).
+type cpuTimes struct{ gen, server time.Duration }
+
+func (p *Platform) cpu() cpuTimes {
+	var t cpuTimes
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) == nil {
+		t.gen = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	if p.cmd != nil && p.cmd.Process != nil {
+		t.server = procCPU(p.cmd.Process.Pid)
+	}
+	return t
+}
+
+// procCPU reads utime + stime of process pid from /proc/<pid>/stat (in clock ticks of 1/100 s,
+// the USER_HZ of Linux on amd64 and arm), or 0.
+func procCPU(pid int) time.Duration {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	// The command name (field 2) is in parentheses and may hold spaces: count from after it.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0
+	}
+	return time.Duration(utime+stime) * 10 * time.Millisecond
 }

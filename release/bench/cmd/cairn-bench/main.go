@@ -576,7 +576,7 @@ func (c *config) platformPart(ctx context.Context, r *bench.Report) {
 		return
 	}
 	defer p.Stop()
-	s.Notef("The all-in-one built from the tree (plus a bench-only pprof listener), on loopback, a fresh data directory; %d-byte JSON messages; one thing publishing to one channel per protocol. HTTP: %d keep-alive clients; MQTT: %d connections, QoS 1, up to %d publishes in flight each. Each run is bounded: %d HTTP / %d MQTT messages or %s. Throughput = acknowledged messages / time from the first publish until the store (GET /channels/{id}/messages total) holds them all. Latency = publish to acknowledgement (HTTP 202, MQTT PUBACK).",
+	s.Notef("The all-in-one built from the tree (plus a bench-only pprof listener), on loopback, a fresh data directory; %d-byte JSON messages; one thing publishing to one channel per protocol. HTTP: %d keep-alive connections, one request (= one message, no batching) in flight on each, from a minimal HTTP/1.1 client (net/http's client costs more CPU than the server; both share the cores); MQTT: %d connections, QoS 1, up to %d publishes in flight each. Each run is bounded: %d HTTP / %d MQTT messages or %s. Throughput = acknowledged messages / time from the first publish until the store (GET /channels/{id}/messages total) holds them all. Latency = publish to acknowledgement (HTTP 202, MQTT PUBACK).",
 		c.size, c.httpW, c.mqttW, c.window, c.httpN, c.mqttN, c.capDur)
 
 	type protoRun struct {
@@ -609,6 +609,13 @@ func (c *config) platformPart(ctx context.Context, r *bench.Report) {
 		}
 		if res.StoredAt > 0 {
 			s.Add(bench.Figure{Name: pr.name + " store lag after the last acknowledgement", Value: (res.StoredAt - res.Publish).Seconds(), Unit: "s"})
+			// Both run on the same cores: how the machine was shared during the run.
+			if res.ServerCPU > 0 {
+				s.Add(bench.Figure{Name: pr.name + " CPU of the all-in-one", Value: math.Round(100*res.ServerCPU.Seconds()/res.StoredAt.Seconds()) / 100, Unit: "cores",
+					Note: fmt.Sprintf("%.1f µs per message", float64(res.ServerCPU.Microseconds())/float64(res.Acked))})
+			}
+			s.Add(bench.Figure{Name: pr.name + " CPU of the load generator", Value: math.Round(100*res.GenCPU.Seconds()/res.StoredAt.Seconds()) / 100, Unit: "cores",
+				Note: fmt.Sprintf("%.1f µs per message", float64(res.GenCPU.Microseconds())/float64(res.Acked))})
 		}
 		if res.FirstErr != "" {
 			s.Notef("%s: first failure: %s", pr.name, res.FirstErr)
