@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
@@ -60,4 +61,24 @@ func (p *Publisher) Publish(ctx context.Context, m *messagingv1.Message, id stri
 		return 0, fmt.Errorf("publishing message to stream %s: %w", Stream, err)
 	}
 	return ack.Sequence, nil
+}
+
+// PublishAsync sends m as Publish does, without waiting: the returned future resolves with
+// the stream's acknowledgement (the message is stored) or an error. Publishes from one
+// goroutine are stored in the order they were sent. When too many acknowledgements are
+// outstanding on the connection, it waits up to stall for room.
+func (p *Publisher) PublishAsync(m *messagingv1.Message, id string, stall time.Duration) (jetstream.PubAckFuture, error) {
+	data, err := proto.Marshal(m)
+	if err != nil {
+		return nil, fmt.Errorf("encoding message: %w", err)
+	}
+	opts := []jetstream.PublishOpt{jetstream.WithExpectStream(Stream), jetstream.WithRetryAttempts(3), jetstream.WithStallWait(stall)}
+	if id != "" {
+		opts = append(opts, jetstream.WithMsgID(id))
+	}
+	f, err := p.js.PublishAsync(Subject(m.GetChannel(), m.GetSubtopic()), data, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("publishing message to stream %s: %w", Stream, err)
+	}
+	return f, nil
 }

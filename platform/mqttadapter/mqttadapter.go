@@ -79,7 +79,8 @@ type Adapter struct {
 	revoked func(event map[string]string) // called after an event is handled; for tests
 
 	mu     sync.Mutex
-	things map[*mqtt.Client]thing // authenticated connections
+	things map[*mqtt.Client]thing  // authenticated connections
+	ackers map[*mqtt.Client]*acker // of the connections that published
 }
 
 // thing is the identity of an authenticated connection.
@@ -132,6 +133,7 @@ func New(auth messages.Authorizer, js jetstream.JetStream, opts ...Option) (*Ada
 		timeout:    10 * time.Second,
 		now:        time.Now,
 		things:     map[*mqtt.Client]thing{},
+		ackers:     map[*mqtt.Client]*acker{},
 	}
 	for _, o := range opts {
 		if err := o(a); err != nil {
@@ -377,8 +379,10 @@ func (h *hook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 	return ok
 }
 
-// OnPublish stores an authorised publish on the bus and tells the broker not to deliver it
-// itself (CodeSuccessIgnore still acknowledges it): delivery comes back from the bus.
+// OnPublish stores an authorised publish on the bus; the broker never delivers it itself:
+// delivery comes back from the bus. QoS 0 and 1 publishes are acknowledged by the
+// connection's acker once stored; QoS 2 is stored here and the broker acknowledges it
+// (CodeSuccessIgnore).
 func (h *hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
 	a := h.a
 	if cl.Net.Inline {
@@ -405,13 +409,119 @@ func (h *hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, er
 		Payload:   pk.Payload,
 		Created:   a.now().UnixNano(),
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), a.timeout)
-	defer cancel()
-	if _, err := a.pub.Publish(ctx, m, ""); err != nil {
+	if pk.FixedHeader.Qos == 2 {
+		// QoS 2 keeps the broker's own PUBREC/PUBREL/PUBCOMP exchange: stored first.
+		ctx, cancel := context.WithTimeout(context.Background(), a.timeout)
+		defer cancel()
+		if _, err := a.pub.Publish(ctx, m, ""); err != nil {
+			a.log.Error("storing an MQTT publish", "thing", t.id, "channel", channel, "error", err)
+			return pk, h.refuse(cl, pk, packets.ErrServerUnavailable)
+		}
+		return pk, packets.CodeSuccessIgnore
+	}
+	// QoS 0 and 1: sent to the stream without waiting, so that many publishes of one
+	// connection are in flight; the connection's acker waits for the stream's
+	// acknowledgements in order and only then sends each PUBACK.
+	f, err := a.pub.PublishAsync(m, "", a.timeout)
+	if err != nil {
 		a.log.Error("storing an MQTT publish", "thing", t.id, "channel", channel, "error", err)
 		return pk, h.refuse(cl, pk, packets.ErrServerUnavailable)
 	}
-	return pk, packets.CodeSuccessIgnore
+	// Rejected for the broker: the acker acknowledges it (or nobody, if the connection is
+	// gone and add refuses it).
+	a.ackerOf(cl).add(pending{f: f, id: pk.PacketID, qos: pk.FixedHeader.Qos, channel: channel})
+	return pk, packets.ErrRejectPacket
+}
+
+// ackerOf returns the acker of cl's publishes, starting it on first use.
+func (a *Adapter) ackerOf(cl *mqtt.Client) *acker {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	k, ok := a.ackers[cl]
+	if !ok {
+		k = &acker{a: a, cl: cl, in: make(chan pending, maxInFlight), stop: make(chan struct{})}
+		a.ackers[cl] = k
+		go k.run()
+	}
+	return k
+}
+
+// maxInFlight bounds the publishes of one connection sent to the stream and not yet
+// acknowledged; the connection's next PUBLISH is read once there is room.
+const maxInFlight = 256
+
+// pending is one publish waiting for the stream's acknowledgement.
+type pending struct {
+	f       jetstream.PubAckFuture
+	id      uint16 // MQTT packet id
+	qos     byte
+	channel string
+}
+
+// acker completes one connection's QoS 0 and 1 publishes in the order they were received:
+// it waits for each acknowledgement of the stream and then sends the PUBACK (QoS 1), as MQTT
+// requires PUBACKs in the order of the PUBLISHes. A publish the stream did not store is
+// refused like a synchronous one: "server unavailable" in the PUBACK (MQTT 5) or the end of
+// the connection (MQTT 3.1.1); QoS 0 losses are logged.
+type acker struct {
+	a    *Adapter
+	cl   *mqtt.Client
+	in   chan pending
+	stop chan struct{}
+	once sync.Once
+}
+
+// add queues p, waiting for room; it returns false once the acker was stopped.
+func (k *acker) add(p pending) bool {
+	select {
+	case k.in <- p:
+		return true
+	case <-k.stop:
+		return false
+	}
+}
+
+// close stops the acker; publishes not yet acknowledged get no PUBACK (the client is gone
+// and sends them again in its next session, as QoS 1 allows).
+func (k *acker) close() { k.once.Do(func() { close(k.stop) }) }
+
+func (k *acker) run() {
+	timer := time.NewTimer(k.a.timeout)
+	defer timer.Stop()
+	for {
+		var p pending
+		select {
+		case p = <-k.in:
+		case <-k.stop:
+			return
+		}
+		timer.Reset(k.a.timeout)
+		var err error
+		select {
+		case <-p.f.Ok():
+		case err = <-p.f.Err():
+		case <-timer.C:
+			err = fmt.Errorf("no acknowledgement from stream %s within %v", messages.Stream, k.a.timeout)
+		case <-k.stop:
+			return
+		}
+		if err != nil {
+			k.a.log.Error("storing an MQTT publish", "client", k.cl.ID, "channel", p.channel, "error", err)
+		}
+		if p.qos == 0 {
+			continue
+		}
+		if err == nil {
+			_ = k.cl.WritePacket(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Puback},
+				PacketID: p.id, ReasonCode: packets.CodeSuccess.Code})
+		} else if k.cl.Properties.ProtocolVersion == 5 {
+			code := packets.ErrServerUnavailable
+			_ = k.cl.WritePacket(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Puback},
+				PacketID: p.id, ReasonCode: code.Code, Properties: packets.Properties{ReasonString: code.Reason}})
+		} else {
+			_ = k.a.server.DisconnectClient(k.cl, packets.ErrServerUnavailable)
+		}
+	}
 }
 
 // refuse drops pk. MQTT 5 QoS 1 and 2 publishers get the reason code in the acknowledgement;
@@ -441,6 +551,10 @@ func (h *hook) OnDisconnect(cl *mqtt.Client, err error, expire bool) {
 	h.a.mu.Lock()
 	t, ok := h.a.things[cl]
 	delete(h.a.things, cl)
+	if k := h.a.ackers[cl]; k != nil {
+		k.close()
+		delete(h.a.ackers, cl)
+	}
 	h.a.mu.Unlock()
 	if ok {
 		h.a.event(t, "disconnect")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -347,5 +348,96 @@ func TestRevocationDropsCachedGrant(t *testing.T) {
 	<-applied
 	if q := subscribe(); q != 0x80 {
 		t.Errorf("SUBSCRIBE %s after thing.disconnect granted %#x, want 0x80 (refused)", filter, q)
+	}
+}
+
+// TestPipelinedPublishes: QoS 1 publishes of one connection sent without waiting are all
+// acknowledged, and stored in the order they were sent.
+func TestPipelinedPublishes(t *testing.T) {
+	b := bustest.New(t)
+	a, err := mqttadapter.New(mt.Authorizer{}, b.JS, mqttadapter.WithInstance("test"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(context.Background(), ln); err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	c, err := connect(ln.Addr().String(), "pub", mt.Thing1, mt.Key1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Disconnect(0)
+	const n = 500
+	var toks []paho.Token
+	var want []string
+	for i := range n {
+		qos := byte(1)
+		if i%5 == 0 {
+			qos = 0
+		}
+		p := strconv.Itoa(i)
+		want = append(want, p)
+		toks = append(toks, c.Publish("channels/"+mt.Channel1+"/messages", qos, false, p))
+	}
+	for i, tok := range toks {
+		tok.Wait()
+		if err := tok.Error(); err != nil {
+			t.Fatalf("PUBLISH %d: %v", i, err)
+		}
+	}
+	// The QoS 0 publishes have no acknowledgement: wait until the store holds all.
+	var page messages.Page
+	for page.Total < n {
+		time.Sleep(5 * time.Millisecond)
+		if page, err = messages.NewReader(b.JS).Read(context.Background(), mt.Channel1, 0, n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []string
+	for _, m := range page.Messages {
+		got = append(got, m.Payload)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("stored (-want +got):\n%s", diff)
+	}
+}
+
+// TestPublishNotStored: a QoS 1 publish the stream does not store is not acknowledged; an
+// MQTT 3.1.1 client, which has no negative PUBACK, is disconnected.
+func TestPublishNotStored(t *testing.T) {
+	b := bustest.New(t)
+	a, err := mqttadapter.New(mt.Authorizer{}, b.JS, mqttadapter.WithInstance("test"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(context.Background(), ln); err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	lost := make(chan struct{})
+	opts := paho.NewClientOptions().AddBroker("tcp://" + ln.Addr().String()).SetClientID("pub").
+		SetUsername(mt.Thing1).SetPassword(mt.Key1).SetAutoReconnect(false).
+		SetConnectionLostHandler(func(paho.Client, error) { close(lost) })
+	c := paho.NewClient(opts)
+	if tok := c.Connect(); tok.Wait() && tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	defer c.Disconnect(0)
+	if err := b.JS.DeleteStream(context.Background(), messages.Stream); err != nil {
+		t.Fatal(err)
+	}
+	tok := c.Publish("channels/"+mt.Channel1+"/messages", 1, false, "lost")
+	<-lost
+	if tok.WaitTimeout(0) && tok.Error() == nil {
+		t.Errorf("PUBLISH to a missing stream was acknowledged")
 	}
 }
