@@ -52,7 +52,7 @@ func (p *Publisher) Publish(ctx context.Context, m *messagingv1.Message, id stri
 	if err != nil {
 		return 0, fmt.Errorf("encoding message: %w", err)
 	}
-	opts := []jetstream.PublishOpt{jetstream.WithExpectStream(Stream), jetstream.WithRetryAttempts(3)}
+	opts := []jetstream.PublishOpt{jetstream.WithRetryAttempts(3)}
 	if id != "" {
 		opts = append(opts, jetstream.WithMsgID(id))
 	}
@@ -60,11 +60,29 @@ func (p *Publisher) Publish(ctx context.Context, m *messagingv1.Message, id stri
 	if err != nil {
 		return 0, fmt.Errorf("publishing message to stream %s: %w", Stream, err)
 	}
+	if err := CheckAck(ack); err != nil {
+		return 0, err
+	}
 	return ack.Sequence, nil
 }
 
+// CheckAck returns an error unless ack comes from the stream Stream. The publishes carry no
+// Nats-Expected-Stream header, whose check costs the server a header parse per message:
+// JetStream lets only one stream of an account hold a subject, so the acknowledgement's
+// stream name is checked here instead.
+func CheckAck(ack *jetstream.PubAck) error {
+	if ack == nil || ack.Stream != Stream {
+		name := "none"
+		if ack != nil {
+			name = ack.Stream
+		}
+		return fmt.Errorf("publishing message: stored by stream %q, want %s; the channel subjects belong to %s only", name, Stream, Stream)
+	}
+	return nil
+}
+
 // PublishAsync sends m as Publish does, without waiting: the returned future resolves with
-// the stream's acknowledgement (the message is stored) or an error. Publishes from one
+// the stream's acknowledgement (the message is stored; check it with CheckAck) or an error. Publishes from one
 // goroutine are stored in the order they were sent. When too many acknowledgements are
 // outstanding on the connection, it waits up to stall for room.
 func (p *Publisher) PublishAsync(m *messagingv1.Message, id string, stall time.Duration) (jetstream.PubAckFuture, error) {
@@ -72,7 +90,7 @@ func (p *Publisher) PublishAsync(m *messagingv1.Message, id string, stall time.D
 	if err != nil {
 		return nil, fmt.Errorf("encoding message: %w", err)
 	}
-	opts := []jetstream.PublishOpt{jetstream.WithExpectStream(Stream), jetstream.WithRetryAttempts(3), jetstream.WithStallWait(stall)}
+	opts := []jetstream.PublishOpt{jetstream.WithRetryAttempts(3), jetstream.WithStallWait(stall)}
 	if id != "" {
 		opts = append(opts, jetstream.WithMsgID(id))
 	}

@@ -289,9 +289,9 @@ func (a *Adapter) ask(cl *mqtt.Client, channel string, action thingsv1.Action) (
 	if !ok {
 		return false, thing{}
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), a.timeout)
-	defer cancel()
-	resp, err := a.auth.Authorize(ctx, &thingsv1.AccessRequest{Key: t.key, ThingId: t.id, Channel: channel, Action: action})
+	// No deadline of its own (a timer per question, even one the cache answers): a
+	// question that reaches the things service waits at most access.Timeout.
+	resp, err := a.auth.Authorize(context.Background(), &thingsv1.AccessRequest{Key: t.key, ThingId: t.id, Channel: channel, Action: action})
 	if err != nil {
 		a.log.Error("asking access", "thing", t.id, "channel", channel, "error", err)
 		return false, t
@@ -498,7 +498,8 @@ func (k *acker) run() {
 		timer.Reset(k.a.timeout)
 		var err error
 		select {
-		case <-p.f.Ok():
+		case ack := <-p.f.Ok():
+			err = messages.CheckAck(ack)
 		case err = <-p.f.Err():
 		case <-timer.C:
 			err = fmt.Errorf("no acknowledgement from stream %s within %v", messages.Stream, k.a.timeout)
