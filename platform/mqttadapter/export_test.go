@@ -3,3 +3,9 @@ package mqttadapter
 // OnRevoked sets a function called after each things event the adapter applied; set it
 // before Start.
 func OnRevoked(a *Adapter, f func(event map[string]string)) { a.revoked = f }
+
+// StopIdleDelivery runs one check of the idle deliveries now.
+func StopIdleDelivery(a *Adapter) { a.stopIdleDelivery() }
+
+// Delivering reports whether the consumer that feeds subscribers runs.
+func Delivering(a *Adapter) bool { return a.delivering() }

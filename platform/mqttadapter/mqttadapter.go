@@ -17,7 +17,13 @@
 //     broker never delivers a client's PUBLISH to other clients itself: every delivery to MQTT
 //     subscribers comes from one ordered consumer on MESSAGES (new messages only), so a message
 //     reaches each subscriber exactly once whichever adapter (HTTP or MQTT, this instance or
-//     another) accepted it, and only if it was stored. Retained messages are not supported
+//     another) accepted it, and only if it was stored. That consumer runs only while some
+//     session has a subscription (started before the first SUBACK, stopped within 10 s of
+//     the last subscription's end).
+//
+//   - QoS 0 and 1 publishes are sent to JetStream without waiting, up to 256 per connection
+//     in flight; each PUBACK is sent, in the order of the PUBLISHes, once the stream has
+//     acknowledged the message. QoS 2 publishes are stored before the broker's PUBREC. Retained messages are not supported
 //     (the retain flag is ignored).
 //
 //   - CONNECT and DISCONNECT of an authenticated thing append events to events.mqtt with the
@@ -73,10 +79,15 @@ type Adapter struct {
 	timeout    time.Duration
 	now        func() time.Time
 
-	server  *mqtt.Server
-	consume jetstream.ConsumeContext
-	follow  jetstream.ConsumeContext
-	revoked func(event map[string]string) // called after an event is handled; for tests
+	server *mqtt.Server
+	follow jetstream.ConsumeContext
+	idle   time.Duration // period of the check that stops idle deliveries
+	reaper chan struct{} // closed by Close to end that check
+
+	dmu         sync.Mutex
+	consume     jetstream.ConsumeContext      // deliveries to subscribers; nil while none
+	subscribing atomic.Int64                  // SUBSCRIBE packets being handled
+	revoked     func(event map[string]string) // called after an event is handled; for tests
 
 	mu     sync.Mutex
 	things map[*mqtt.Client]thing  // authenticated connections
@@ -131,6 +142,7 @@ func New(auth messages.Authorizer, js jetstream.JetStream, opts ...Option) (*Ada
 		log:        slog.New(slog.DiscardHandler),
 		maxPayload: messages.DefaultMaxPayload,
 		timeout:    10 * time.Second,
+		idle:       10 * time.Second,
 		now:        time.Now,
 		things:     map[*mqtt.Client]thing{},
 		ackers:     map[*mqtt.Client]*acker{},
@@ -168,9 +180,61 @@ func New(auth messages.Authorizer, js jetstream.JetStream, opts ...Option) (*Ada
 	return a, nil
 }
 
-// Start consumes new messages from the bus and serves MQTT on ln until Close. It returns
-// once both are running.
+// Start follows the things events and serves MQTT on ln until Close. It returns once both
+// are running. Deliveries from the bus start with the first subscription (see delivery).
 func (a *Adapter) Start(ctx context.Context, ln net.Listener) error {
+	evs, err := a.js.OrderedConsumer(ctx, bus.EventsStream, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{events.ThingsSubject},
+		DeliverPolicy:  jetstream.DeliverNewPolicy,
+	})
+	if err != nil {
+		return fmt.Errorf("following %s: %w", events.ThingsSubject, err)
+	}
+	// A consumer error may mean missed events: the cache then forgets every answer.
+	a.follow, err = evs.Consume(a.revoke, jetstream.ConsumeErrHandler(func(jetstream.ConsumeContext, error) { a.cache.Flush() }))
+	if err != nil {
+		return fmt.Errorf("following %s: %w", events.ThingsSubject, err)
+	}
+	if err := a.server.AddListener(listeners.NewNet("mqtt", ln)); err != nil {
+		a.follow.Stop()
+		return fmt.Errorf("adding the MQTT listener: %w", err)
+	}
+	if err := a.server.Serve(); err != nil {
+		a.follow.Stop()
+		return fmt.Errorf("serving MQTT: %w", err)
+	}
+	a.reaper = make(chan struct{})
+	go func() {
+		t := time.NewTicker(a.idle)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				a.stopIdleDelivery()
+			case <-a.reaper:
+				return
+			}
+		}
+	}()
+	return nil
+}
+
+// Deliveries: one ordered consumer of the MESSAGES stream (new messages only) feeds the
+// broker, but only while some session holds a subscription; with none, every stored message
+// would be fetched, decoded and matched against no subscriber. It is started before the
+// first granted SUBSCRIBE is acknowledged (so that every message stored after a SUBACK is
+// delivered), and stopped by a check every idle period (10 s) that finds no session with a
+// subscription and no SUBSCRIBE being handled.
+
+// startDelivery starts the consumer that feeds the broker if it is not running.
+func (a *Adapter) startDelivery() error {
+	a.dmu.Lock()
+	defer a.dmu.Unlock()
+	if a.consume != nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), a.timeout)
+	defer cancel()
 	cons, err := a.js.OrderedConsumer(ctx, messages.Stream, jetstream.OrderedConsumerConfig{
 		FilterSubjects: messages.Filters,
 		DeliverPolicy:  jetstream.DeliverNewPolicy,
@@ -178,35 +242,35 @@ func (a *Adapter) Start(ctx context.Context, ln net.Listener) error {
 	if err != nil {
 		return fmt.Errorf("consuming stream %s: %w", messages.Stream, err)
 	}
-	a.consume, err = cons.Consume(a.deliver)
-	if err != nil {
+	if a.consume, err = cons.Consume(a.deliver); err != nil {
 		return fmt.Errorf("consuming stream %s: %w", messages.Stream, err)
 	}
-	evs, err := a.js.OrderedConsumer(ctx, bus.EventsStream, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{events.ThingsSubject},
-		DeliverPolicy:  jetstream.DeliverNewPolicy,
-	})
-	if err != nil {
-		a.consume.Stop()
-		return fmt.Errorf("following %s: %w", events.ThingsSubject, err)
-	}
-	// A consumer error may mean missed events: the cache then forgets every answer.
-	a.follow, err = evs.Consume(a.revoke, jetstream.ConsumeErrHandler(func(jetstream.ConsumeContext, error) { a.cache.Flush() }))
-	if err != nil {
-		a.consume.Stop()
-		return fmt.Errorf("following %s: %w", events.ThingsSubject, err)
-	}
-	if err := a.server.AddListener(listeners.NewNet("mqtt", ln)); err != nil {
-		a.consume.Stop()
-		a.follow.Stop()
-		return fmt.Errorf("adding the MQTT listener: %w", err)
-	}
-	if err := a.server.Serve(); err != nil {
-		a.consume.Stop()
-		a.follow.Stop()
-		return fmt.Errorf("serving MQTT: %w", err)
-	}
 	return nil
+}
+
+// stopIdleDelivery stops the consumer that feeds the broker when no session has a
+// subscription and no SUBSCRIBE is being handled (one that is holds subscribing above 0
+// from before its access check until its subscriptions are in the sessions).
+func (a *Adapter) stopIdleDelivery() {
+	a.dmu.Lock()
+	defer a.dmu.Unlock()
+	if a.consume == nil || a.subscribing.Load() > 0 {
+		return
+	}
+	for _, cl := range a.server.Clients.GetAll() {
+		if cl.State.Subscriptions.Len() > 0 {
+			return
+		}
+	}
+	a.consume.Stop()
+	a.consume = nil
+}
+
+// delivering reports whether the consumer that feeds the broker runs.
+func (a *Adapter) delivering() bool {
+	a.dmu.Lock()
+	defer a.dmu.Unlock()
+	return a.consume != nil
 }
 
 // revoke applies one things event to the current subscriptions and connections.
@@ -257,11 +321,17 @@ func (a *Adapter) revoke(msg jetstream.Msg) {
 	}
 }
 
-// Close stops the consumer, disconnects every client and closes the listener.
+// Close stops the consumers, disconnects every client and closes the listener.
 func (a *Adapter) Close() error {
+	if a.reaper != nil {
+		close(a.reaper)
+	}
+	a.dmu.Lock()
 	if a.consume != nil {
 		a.consume.Stop()
+		a.consume = nil
 	}
+	a.dmu.Unlock()
 	if a.follow != nil {
 		a.follow.Stop()
 	}
@@ -323,7 +393,7 @@ func (h *hook) ID() string { return "cairn" }
 
 func (h *hook) Provides(b byte) bool {
 	switch b {
-	case mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnPublish,
+	case mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnPublish, mqtt.OnSubscribe, mqtt.OnSubscribed,
 		mqtt.OnSessionEstablished, mqtt.OnDisconnect:
 		return true
 	}
@@ -376,7 +446,24 @@ func (h *hook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 		action = thingsv1.Action_ACTION_PUBLISH
 	}
 	ok, _ := h.a.ask(cl, channel, action)
+	if ok && !write {
+		if err := h.a.startDelivery(); err != nil {
+			h.a.log.Error("refusing a subscription: cannot deliver to it", "client", cl.ID, "filter", topic, "error", err)
+			return false
+		}
+	}
 	return ok
+}
+
+// OnSubscribe and OnSubscribed bracket the handling of a SUBSCRIBE packet, during which
+// idle deliveries are not stopped.
+func (h *hook) OnSubscribe(cl *mqtt.Client, pk packets.Packet) packets.Packet {
+	h.a.subscribing.Add(1)
+	return pk
+}
+
+func (h *hook) OnSubscribed(cl *mqtt.Client, pk packets.Packet, reasonCodes []byte) {
+	h.a.subscribing.Add(-1)
 }
 
 // OnPublish stores an authorised publish on the bus; the broker never delivers it itself:

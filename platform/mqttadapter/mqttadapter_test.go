@@ -441,3 +441,65 @@ func TestPublishNotStored(t *testing.T) {
 		t.Errorf("PUBLISH to a missing stream was acknowledged")
 	}
 }
+
+// TestDeliveriesOnlyWhileSubscribed: the consumer that feeds subscribers runs from the
+// first granted SUBSCRIBE (before its SUBACK) until a check finds no subscription left; a
+// later SUBSCRIBE starts it again, and its subscriber gets what is stored after the SUBACK.
+func TestDeliveriesOnlyWhileSubscribed(t *testing.T) {
+	b := bustest.New(t)
+	a, err := mqttadapter.New(mt.Authorizer{}, b.JS, mqttadapter.WithInstance("test"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(context.Background(), ln); err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if mqttadapter.Delivering(a) {
+		t.Errorf("delivering before any subscription")
+	}
+	c, err := connect(ln.Addr().String(), "sub", mt.Thing1, mt.Key1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Disconnect(0)
+	topic := "channels/" + mt.Channel1 + "/messages"
+	put := func(payload string) {
+		t.Helper()
+		if _, err := messages.NewPublisher(b.JS).Publish(context.Background(), &messagingv1.Message{
+			Channel: mt.Channel1, Publisher: mt.Thing1, Protocol: "http", Payload: []byte(payload),
+		}, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A refused SUBSCRIBE starts nothing.
+	if tok := c.Subscribe("channels/"+mt.Channel2+"/messages", 1, nil); tok.Wait() && mqttadapter.Delivering(a) {
+		t.Errorf("delivering after a refused SUBSCRIBE")
+	}
+	for round := range 2 {
+		got := newReceived()
+		if tok := c.Subscribe(topic, 1, got.handle); tok.Wait() && tok.Error() != nil {
+			t.Fatal(tok.Error())
+		}
+		if !mqttadapter.Delivering(a) {
+			t.Fatalf("round %d: not delivering after a granted SUBSCRIBE", round)
+		}
+		mqttadapter.StopIdleDelivery(a)
+		if !mqttadapter.Delivering(a) {
+			t.Fatalf("round %d: the idle check stopped deliveries with a subscription left", round)
+		}
+		put("m" + strconv.Itoa(round))
+		got.waitFor(t, topic+" m"+strconv.Itoa(round))
+		if tok := c.Unsubscribe(topic); tok.Wait() && tok.Error() != nil {
+			t.Fatal(tok.Error())
+		}
+		mqttadapter.StopIdleDelivery(a)
+		if mqttadapter.Delivering(a) {
+			t.Errorf("round %d: still delivering after the last UNSUBSCRIBE and an idle check", round)
+		}
+	}
+}
