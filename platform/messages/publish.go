@@ -1,12 +1,17 @@
 package messages
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
 	"google.golang.org/protobuf/proto"
@@ -46,24 +51,73 @@ func IdempotentID(publisher, channel, key string) string {
 
 // Publish stores m on the subject Subject(m.Channel, m.Subtopic) with the Nats-Msg-Id id
 // (none if id is empty): retries by clients with the same id are stored once. Publish itself
-// retries only when no stream answered (nothing was stored). It returns the stream sequence.
+// retries, up to 3 times a quarter second apart, only when no stream answered (nothing was
+// stored); without a deadline in ctx it waits PublishTimeout. It returns the stream sequence.
+//
+// It is JetStream's publish (a request whose reply is the stream's acknowledgement) with the
+// acknowledgement decoded by hand: encoding/json's decoding of it, in the jetstream package,
+// was a twentieth of the platform's CPU per HTTP message.
 func (p *Publisher) Publish(ctx context.Context, m *messagingv1.Message, id string) (uint64, error) {
 	data, err := proto.Marshal(m)
 	if err != nil {
 		return 0, fmt.Errorf("encoding message: %w", err)
 	}
-	opts := []jetstream.PublishOpt{jetstream.WithRetryAttempts(3)}
-	if id != "" {
-		opts = append(opts, jetstream.WithMsgID(id))
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, PublishTimeout)
+		defer cancel()
 	}
-	ack, err := p.js.Publish(ctx, Subject(m.GetChannel(), m.GetSubtopic()), data, opts...)
+	msg := &nats.Msg{Subject: Subject(m.GetChannel(), m.GetSubtopic()), Data: data}
+	if id != "" {
+		msg.Header = nats.Header{jetstream.MsgIDHeader: []string{id}}
+	}
+	nc := p.js.Conn()
+	resp, err := nc.RequestMsgWithContext(ctx, msg)
+	for r := 0; errors.Is(err, nats.ErrNoResponders) && r < 3; r++ {
+		select {
+		case <-ctx.Done():
+			return 0, fmt.Errorf("publishing message to stream %s: %w", Stream, ctx.Err())
+		case <-time.After(jetstream.DefaultPubRetryWait):
+		}
+		resp, err = nc.RequestMsgWithContext(ctx, msg)
+	}
+	if errors.Is(err, nats.ErrNoResponders) {
+		err = jetstream.ErrNoStreamResponse
+	}
 	if err != nil {
 		return 0, fmt.Errorf("publishing message to stream %s: %w", Stream, err)
+	}
+	ack, err := DecodeAck(resp.Data)
+	if err != nil {
+		return 0, err
 	}
 	if err := CheckAck(ack); err != nil {
 		return 0, err
 	}
 	return ack.Sequence, nil
+}
+
+// PublishTimeout bounds a Publish whose context has no deadline.
+const PublishTimeout = 5 * time.Second
+
+// DecodeAck decodes a JetStream publish acknowledgement: the stream's usual answer
+// {"stream":"<name>","seq":<n>} by hand, anything else (an error, a domain, a duplicate)
+// with encoding/json.
+func DecodeAck(b []byte) (*jetstream.PubAck, error) {
+	if ack, ok := decodeAckFast(b); ok {
+		return ack, nil
+	}
+	var r struct {
+		Error *jetstream.APIError `json:"error"`
+		jetstream.PubAck
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("publishing message: decoding the acknowledgement %q: %w", b, err)
+	}
+	if r.Error != nil {
+		return nil, fmt.Errorf("publishing message to stream %s: %w", Stream, r.Error)
+	}
+	return &r.PubAck, nil
 }
 
 // CheckAck returns an error unless ack comes from the stream Stream. The publishes carry no
@@ -99,4 +153,43 @@ func (p *Publisher) PublishAsync(m *messagingv1.Message, id string, stall time.D
 		return nil, fmt.Errorf("publishing message to stream %s: %w", Stream, err)
 	}
 	return f, nil
+}
+
+// decodeAckFast decodes exactly {"stream":"<name>","seq":<n>} with a plain ASCII name.
+func decodeAckFast(b []byte) (*jetstream.PubAck, bool) {
+	rest, ok := bytes.CutPrefix(b, []byte(`{"stream":"`))
+	if !ok {
+		return nil, false
+	}
+	name, rest, ok := bytes.Cut(rest, []byte(`"`))
+	if !ok {
+		return nil, false
+	}
+	for _, c := range name {
+		if c < 0x20 || c > 0x7e || c == '\\' {
+			return nil, false
+		}
+	}
+	digits, ok := bytes.CutPrefix(rest, []byte(`,"seq":`))
+	if !ok {
+		return nil, false
+	}
+	digits, ok = bytes.CutSuffix(digits, []byte("}"))
+	if !ok || len(digits) == 0 || (len(digits) > 1 && digits[0] == '0') {
+		return nil, false
+	}
+	for _, c := range digits {
+		if c < '0' || c > '9' {
+			return nil, false
+		}
+	}
+	seq, err := strconv.ParseUint(string(digits), 10, 64)
+	if err != nil {
+		return nil, false
+	}
+	stream := Stream
+	if string(name) != Stream {
+		stream = string(name)
+	}
+	return &jetstream.PubAck{Stream: stream, Sequence: seq}, true
 }
