@@ -576,7 +576,7 @@ func (c *config) platformPart(ctx context.Context, r *bench.Report) {
 		return
 	}
 	defer p.Stop()
-	s.Notef("The all-in-one built from the tree (plus a bench-only pprof listener), on loopback, a fresh data directory; %d-byte JSON messages; one thing publishing to one channel per protocol. HTTP: %d keep-alive connections, one request (= one message, no batching) in flight on each, from a minimal HTTP/1.1 client (net/http's client costs more CPU than the server; both share the cores); MQTT: %d connections, QoS 1, up to %d publishes in flight each. Each run is bounded: %d HTTP / %d MQTT messages or %s. Throughput = acknowledged messages / time from the first publish until the store (GET /channels/{id}/messages total) holds them all. Latency = publish to acknowledgement (HTTP 202, MQTT PUBACK).",
+	s.Notef("The all-in-one built from the tree (plus a bench-only pprof listener), on loopback, a fresh data directory; %d-byte JSON messages; one thing publishing to one channel per protocol. HTTP: %d keep-alive connections, one request (= one message, no batching) in flight on each, from a minimal HTTP/1.1 client (net/http's client costs more CPU than the server; both share the cores); MQTT: %d connections (MQTT 3.1.1), QoS 1, up to %d publishes in flight each, one PUBLISH (= one message) per write, from a minimal MQTT client (paho's cost more CPU than the broker). Each run is bounded: %d HTTP / %d MQTT messages or %s. Throughput = acknowledged messages / time from the first publish until the store (GET /channels/{id}/messages total) holds them all. Latency = publish to acknowledgement (HTTP 202, MQTT PUBACK).",
 		c.size, c.httpW, c.mqttW, c.window, c.httpN, c.mqttN, c.capDur)
 
 	type protoRun struct {
