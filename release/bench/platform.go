@@ -234,6 +234,9 @@ type LoadResult struct {
 	// process) and the all-in-one used from the first publish until the store held every
 	// message; 0 when unknown.
 	GenCPU, ServerCPU time.Duration
+	// BusyCPU is the CPU time every process of the machine used meanwhile (/proc/stat: all
+	// but idle and iowait), so BusyCPU - GenCPU - ServerCPU is what others took; 0 if unknown.
+	BusyCPU time.Duration
 }
 
 // Load is a bounded publishing run: Messages in all, or until Cap has passed.
@@ -587,6 +590,9 @@ func (p *Platform) finish(start time.Time, cpu0 cpuTimes, ch string, rec *record
 			if cpu.server > 0 && cpu0.server > 0 {
 				r.ServerCPU = cpu.server - cpu0.server
 			}
+			if cpu.busy > 0 && cpu0.busy > 0 {
+				r.BusyCPU = cpu.busy - cpu0.busy
+			}
 			break
 		}
 		if time.Now().After(deadline) {
@@ -608,7 +614,7 @@ func (r LoadResult) Throughput() float64 {
 
 // cpuTimes are CPU times (user + system) used so far by this process (the load generator)
 // and by the all-in-one (0 if unknown: no process, no /proc).
-type cpuTimes struct{ gen, server time.Duration }
+type cpuTimes struct{ gen, server, busy time.Duration }
 
 func (p *Platform) cpu() cpuTimes {
 	var t cpuTimes
@@ -619,7 +625,33 @@ func (p *Platform) cpu() cpuTimes {
 	if p.cmd != nil && p.cmd.Process != nil {
 		t.server = procCPU(p.cmd.Process.Pid)
 	}
+	t.busy = machineBusy()
 	return t
+}
+
+// machineBusy reads the CPU time all processes used, from the first line of /proc/stat
+// ("cpu user nice system idle iowait irq softirq steal ...", in 1/100 s), or 0.
+func machineBusy() time.Duration {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0
+	}
+	var busy int64
+	for i, v := range f[1:9] {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return 0
+		}
+		if i != 3 && i != 4 { // idle, iowait
+			busy += n
+		}
+	}
+	return time.Duration(busy) * 10 * time.Millisecond
 }
 
 // procCPU reads utime + stime of process pid from /proc/<pid>/stat (in clock ticks of 1/100 s,

@@ -616,6 +616,10 @@ func (c *config) platformPart(ctx context.Context, r *bench.Report) {
 			}
 			s.Add(bench.Figure{Name: pr.name + " CPU of the load generator", Value: math.Round(100*res.GenCPU.Seconds()/res.StoredAt.Seconds()) / 100, Unit: "cores",
 				Note: fmt.Sprintf("%.1f µs per message", float64(res.GenCPU.Microseconds())/float64(res.Acked))})
+			if other := res.BusyCPU - res.GenCPU - res.ServerCPU; res.BusyCPU > 0 && res.ServerCPU > 0 {
+				s.Add(bench.Figure{Name: pr.name + " CPU of other processes on the machine", Value: math.Round(100*max(other, 0).Seconds()/res.StoredAt.Seconds()) / 100, Unit: "cores",
+					Note: "not the bench's: a busy machine lowers the figures above"})
+			}
 		}
 		if res.FirstErr != "" {
 			s.Notef("%s: first failure: %s", pr.name, res.FirstErr)
