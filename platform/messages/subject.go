@@ -87,6 +87,18 @@ func Topic(channel, subtopic string) string {
 // wildcards + and # (the last level only); the channel must always be a concrete id, since
 // access is granted per channel. The returned subtopic of a filter is meaningless.
 func ParseTopic(topic string, filter bool) (channel, subtopic string, err error) {
+	if !filter {
+		// Every MQTT PUBLISH is parsed (twice: access check, then storage): the usual
+		// topic, ASCII with at most one subtopic level, is parsed without allocating.
+		if channel, subtopic, ok := parsePlainTopic(topic); ok {
+			return channel, subtopic, nil
+		}
+	}
+	return parseTopic(topic, filter)
+}
+
+// parseTopic is ParseTopic without the fast path.
+func parseTopic(topic string, filter bool) (channel, subtopic string, err error) {
 	levels := strings.Split(topic, "/")
 	if len(levels) < 3 || levels[0] != "channels" || levels[2] != "messages" {
 		return "", "", fmt.Errorf("topic %q is not channels/<channel id>/messages[/<subtopic>]", topic)
@@ -111,4 +123,40 @@ func ParseTopic(topic string, filter bool) (channel, subtopic string, err error)
 		return "", "", fmt.Errorf("topic %q: %w", topic, err)
 	}
 	return levels[1], subtopic, nil
+}
+
+// parsePlainTopic parses channels/<channel>/messages[/<level>] when every byte is printable
+// ASCII; ok is false for anything else, which ParseTopic then parses in full (and refuses,
+// or accepts with several levels or non-ASCII names).
+func parsePlainTopic(topic string) (channel, subtopic string, ok bool) {
+	rest, ok := strings.CutPrefix(topic, "channels/")
+	if !ok {
+		return "", "", false
+	}
+	channel, rest, ok = strings.Cut(rest, "/")
+	if !ok || !plainName(channel) {
+		return "", "", false
+	}
+	if rest == "messages" {
+		return channel, "", true
+	}
+	subtopic, ok = strings.CutPrefix(rest, "messages/")
+	if !ok || !plainName(subtopic) {
+		return "", "", false
+	}
+	return channel, subtopic, true
+}
+
+// plainName reports whether s is a non-empty printable-ASCII ValidName.
+func plainName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c <= ' ' || c >= 0x7f, c == '.', c == '*', c == '>', c == '/', c == '+', c == '#':
+			return false
+		}
+	}
+	return true
 }
