@@ -135,24 +135,24 @@ func CheckAck(ack *jetstream.PubAck) error {
 	return nil
 }
 
-// PublishAsync sends m as Publish does, without waiting: the returned future resolves with
-// the stream's acknowledgement (the message is stored; check it with CheckAck) or an error. Publishes from one
-// goroutine are stored in the order they were sent. When too many acknowledgements are
-// outstanding on the connection, it waits up to stall for room.
-func (p *Publisher) PublishAsync(m *messagingv1.Message, id string, stall time.Duration) (jetstream.PubAckFuture, error) {
+// Send publishes m to the stream without waiting: the stream's acknowledgement (DecodeAck,
+// then CheckAck) comes to the subject reply, or, when no stream listens, a message without
+// data whose header Status is "503" (IsNoResponders). Messages sent from one goroutine are
+// stored in the order they were sent.
+func (p *Publisher) Send(m *messagingv1.Message, reply string) error {
 	data, err := proto.Marshal(m)
 	if err != nil {
-		return nil, fmt.Errorf("encoding message: %w", err)
+		return fmt.Errorf("encoding message: %w", err)
 	}
-	opts := []jetstream.PublishOpt{jetstream.WithRetryAttempts(3), jetstream.WithStallWait(stall)}
-	if id != "" {
-		opts = append(opts, jetstream.WithMsgID(id))
+	if err := p.js.Conn().PublishRequest(Subject(m.GetChannel(), m.GetSubtopic()), reply, data); err != nil {
+		return fmt.Errorf("publishing message to stream %s: %w", Stream, err)
 	}
-	f, err := p.js.PublishAsync(Subject(m.GetChannel(), m.GetSubtopic()), data, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("publishing message to stream %s: %w", Stream, err)
-	}
-	return f, nil
+	return nil
+}
+
+// IsNoResponders reports whether msg, an answer to Send, says that no stream received it.
+func IsNoResponders(msg *nats.Msg) bool {
+	return len(msg.Data) == 0 && msg.Header.Get("Status") == "503"
 }
 
 // decodeAckFast decodes exactly {"stream":"<name>","seq":<n>} with a plain ASCII name.

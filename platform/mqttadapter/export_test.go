@@ -1,5 +1,7 @@
 package mqttadapter
 
+import "time"
+
 // OnRevoked sets a function called after each things event the adapter applied; set it
 // before Start.
 func OnRevoked(a *Adapter, f func(event map[string]string)) { a.revoked = f }
@@ -9,3 +11,16 @@ func StopIdleDelivery(a *Adapter) { a.stopIdleDelivery() }
 
 // Delivering reports whether the consumer that feeds subscribers runs.
 func Delivering(a *Adapter) bool { return a.delivering() }
+
+// ExpireAt runs the check for unanswered publishes as if it were now.
+func ExpireAt(a *Adapter, now time.Time) {
+	a.mu.Lock()
+	var ackers []*acker
+	for _, k := range a.ackers {
+		ackers = append(ackers, k)
+	}
+	a.mu.Unlock()
+	for _, k := range ackers {
+		k.expire(now)
+	}
+}

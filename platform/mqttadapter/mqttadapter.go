@@ -207,10 +207,24 @@ func (a *Adapter) Start(ctx context.Context, ln net.Listener) error {
 	go func() {
 		t := time.NewTicker(a.idle)
 		defer t.Stop()
+		// Publishes the stream does not answer are refused after the timeout, checked
+		// every second.
+		e := time.NewTicker(time.Second)
+		defer e.Stop()
 		for {
 			select {
 			case <-t.C:
 				a.stopIdleDelivery()
+			case now := <-e.C:
+				a.mu.Lock()
+				ackers := make([]*acker, 0, len(a.ackers))
+				for _, k := range a.ackers {
+					ackers = append(ackers, k)
+				}
+				a.mu.Unlock()
+				for _, k := range ackers {
+					k.expire(now)
+				}
 			case <-a.reaper:
 				return
 			}
@@ -509,159 +523,15 @@ func (h *hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, er
 	// QoS 0 and 1: sent to the stream without waiting, so that many publishes of one
 	// connection are in flight; the connection's acker waits for the stream's
 	// acknowledgements in order and only then sends each PUBACK.
-	f, err := a.pub.PublishAsync(m, "", a.timeout)
+	k, err := a.ackerOf(cl)
 	if err != nil {
 		a.log.Error("storing an MQTT publish", "thing", t.id, "channel", channel, "error", err)
 		return pk, h.refuse(cl, pk, packets.ErrServerUnavailable)
 	}
 	// Rejected for the broker: the acker acknowledges it (or nobody, if the connection is
-	// gone and add refuses it).
-	a.ackerOf(cl).add(pending{f: f, id: pk.PacketID, qos: pk.FixedHeader.Qos, channel: channel})
+	// gone).
+	k.send(m, pk.PacketID, pk.FixedHeader.Qos)
 	return pk, packets.ErrRejectPacket
-}
-
-// ackerOf returns the acker of cl's publishes, starting it on first use.
-func (a *Adapter) ackerOf(cl *mqtt.Client) *acker {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	k, ok := a.ackers[cl]
-	if !ok {
-		k = &acker{a: a, cl: cl, in: make(chan pending, maxInFlight), stop: make(chan struct{})}
-		a.ackers[cl] = k
-		go k.run()
-	}
-	return k
-}
-
-// maxInFlight bounds the publishes of one connection sent to the stream and not yet
-// acknowledged; the connection's next PUBLISH is read once there is room.
-const maxInFlight = 256
-
-// pending is one publish waiting for the stream's acknowledgement.
-type pending struct {
-	f       jetstream.PubAckFuture
-	id      uint16 // MQTT packet id
-	qos     byte
-	channel string
-}
-
-// acker completes one connection's QoS 0 and 1 publishes in the order they were received:
-// it waits for each acknowledgement of the stream and then sends the PUBACK (QoS 1), as MQTT
-// requires PUBACKs in the order of the PUBLISHes. A publish the stream did not store is
-// refused like a synchronous one: "server unavailable" in the PUBACK (MQTT 5) or the end of
-// the connection (MQTT 3.1.1); QoS 0 losses are logged.
-type acker struct {
-	a    *Adapter
-	cl   *mqtt.Client
-	in   chan pending
-	stop chan struct{}
-	once sync.Once
-}
-
-// add queues p, waiting for room; it returns false once the acker was stopped.
-func (k *acker) add(p pending) bool {
-	select {
-	case k.in <- p:
-		return true
-	case <-k.stop:
-		return false
-	}
-}
-
-// close stops the acker; publishes not yet acknowledged get no PUBACK (the client is gone
-// and sends them again in its next session, as QoS 1 allows).
-func (k *acker) close() { k.once.Do(func() { close(k.stop) }) }
-
-func (k *acker) run() {
-	timer := time.NewTimer(k.a.timeout)
-	defer timer.Stop()
-	var next *pending // taken from in, not yet acknowledged by the stream
-	var acks []byte   // PUBACKs ready to be written, in order
-	for {
-		p := next
-		next = nil
-		if p == nil {
-			select {
-			case q := <-k.in:
-				p = &q
-			case <-k.stop:
-				return
-			}
-		}
-		timer.Reset(k.a.timeout)
-		var err error
-		select {
-		case ack := <-p.f.Ok():
-			err = messages.CheckAck(ack)
-		case err = <-p.f.Err():
-		case <-timer.C:
-			err = fmt.Errorf("no acknowledgement from stream %s within %v", messages.Stream, k.a.timeout)
-		case <-k.stop:
-			return
-		}
-		acks = k.complete(acks, p, err)
-		// Every following publish the stream has already acknowledged is answered in the
-		// same write.
-		for next == nil {
-			var q pending
-			select {
-			case q = <-k.in:
-			default:
-			}
-			if q.f == nil {
-				break
-			}
-			select {
-			case ack := <-q.f.Ok():
-				acks = k.complete(acks, &q, messages.CheckAck(ack))
-			case err := <-q.f.Err():
-				acks = k.complete(acks, &q, err)
-			default:
-				next = &q
-			}
-		}
-		acks = k.flush(acks)
-	}
-}
-
-// complete answers one publish the stream acknowledged (err nil) or did not: a QoS 1 PUBACK
-// is appended to acks; a refusal is sent after the acks before it.
-func (k *acker) complete(acks []byte, p *pending, err error) []byte {
-	if err != nil {
-		k.a.log.Error("storing an MQTT publish", "client", k.cl.ID, "channel", p.channel, "error", err)
-	}
-	if p.qos == 0 {
-		return acks
-	}
-	if err == nil {
-		// PUBACK, success: the same four bytes in MQTT 3.1.1 and 5 (a remaining length of 2
-		// means reason code 0, success, and no properties).
-		return append(acks, packets.Puback<<4, 2, byte(p.id>>8), byte(p.id))
-	}
-	acks = k.flush(acks)
-	if k.cl.Properties.ProtocolVersion == 5 {
-		code := packets.ErrServerUnavailable
-		_ = k.cl.WritePacket(packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Puback},
-			PacketID: p.id, ReasonCode: code.Code, Properties: packets.Properties{ReasonString: code.Reason}})
-	} else {
-		_ = k.a.server.DisconnectClient(k.cl, packets.ErrServerUnavailable)
-	}
-	return acks
-}
-
-// flush writes the ready PUBACKs in one write and returns acks emptied. It writes to the
-// connection under the client's lock, as the broker's own WritePacket does, bypassing
-// WritePacket only to send many PUBACKs in one system call instead of one each.
-func (k *acker) flush(acks []byte) []byte {
-	if len(acks) == 0 || k.cl.Closed() {
-		return acks[:0]
-	}
-	k.cl.Lock()
-	defer k.cl.Unlock()
-	if k.cl.Net.Conn != nil {
-		_, _ = k.cl.Net.Conn.Write(acks)
-	}
-	return acks[:0]
 }
 
 // refuse drops pk. MQTT 5 QoS 1 and 2 publishers get the reason code in the acknowledgement;

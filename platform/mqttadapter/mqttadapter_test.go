@@ -12,6 +12,7 @@ import (
 
 	paho "github.com/eclipse/paho.mqtt.golang"
 	"github.com/google/go-cmp/cmp"
+	"github.com/nats-io/nats.go"
 
 	"github.com/cairn-iot/cairn/platform/access"
 	"github.com/cairn-iot/cairn/platform/bus/bustest"
@@ -501,5 +502,54 @@ func TestDeliveriesOnlyWhileSubscribed(t *testing.T) {
 		if mqttadapter.Delivering(a) {
 			t.Errorf("round %d: still delivering after the last UNSUBSCRIBE and an idle check", round)
 		}
+	}
+}
+
+// TestPublishNotAnswered: a QoS 1 publish the stream never answers is refused after the
+// adapter's timeout (an MQTT 3.1.1 client is disconnected).
+func TestPublishNotAnswered(t *testing.T) {
+	b := bustest.New(t)
+	a, err := mqttadapter.New(mt.Authorizer{}, b.JS, mqttadapter.WithInstance("test"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(context.Background(), ln); err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	// No stream, but a subscriber that never answers: the publish is neither stored nor
+	// refused by NATS.
+	if err := b.JS.DeleteStream(context.Background(), messages.Stream); err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan struct{}, 1)
+	silent, err := b.Conn.Subscribe("channels.>", func(*nats.Msg) { got <- struct{}{} })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Unsubscribe()
+	lost := make(chan struct{})
+	opts := paho.NewClientOptions().AddBroker("tcp://" + ln.Addr().String()).SetClientID("pub").
+		SetUsername(mt.Thing1).SetPassword(mt.Key1).SetAutoReconnect(false).
+		SetConnectionLostHandler(func(paho.Client, error) { close(lost) })
+	c := paho.NewClient(opts)
+	if tok := c.Connect(); tok.Wait() && tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	defer c.Disconnect(0)
+	tok := c.Publish("channels/"+mt.Channel1+"/messages", 1, false, "unanswered")
+	<-got // sent to the bus, and unanswered
+	mqttadapter.ExpireAt(a, time.Now()) // not yet expired: nothing happens
+	if tok.WaitTimeout(0) || !c.IsConnectionOpen() {
+		t.Fatalf("PUBLISH answered (%v) or connection closed before the timeout", tok.Error())
+	}
+	mqttadapter.ExpireAt(a, time.Now().Add(time.Hour))
+	<-lost
+	if tok.WaitTimeout(0) && tok.Error() == nil {
+		t.Errorf("the unanswered PUBLISH was acknowledged")
 	}
 }
