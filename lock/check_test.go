@@ -310,3 +310,67 @@ func TestCheckToolchainNotServed(t *testing.T) {
 		t.Fatalf("Check() = %v, want an error containing %q", err, want)
 	}
 }
+
+// TestCheckForARelease checks the options a release passes: WithoutToolModules leaves only
+// the tool modules' content to the tool's build (a changed main module is still caught), and
+// WithNixHashCache answers from its entry for unchanged go.mod and go.sum and computes again
+// when they change.
+func TestCheckForARelease(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the go command")
+	}
+	release := func(fx *fixture, cache string) error {
+		return Check(context.Background(), fx.dir, WithEnv(fx.env...), WithoutToolchain(), WithoutToolModules(), WithNixHashCache(cache))
+	}
+	fx := newFixture(t)
+	cache := t.TempDir()
+	if err := release(fx, cache); err != nil {
+		t.Fatalf("Check for a release, untouched = %v, want nil", err)
+	}
+	entries, _ := os.ReadDir(cache)
+	if len(entries) != 1 {
+		t.Fatalf("nix hash cache holds %d entries, want 1", len(entries))
+	}
+	// The tool module's content is the tool build's to check.
+	tool := filepath.Join(fx.cache, "example.com", "tool@v1.2.0")
+	os.Chmod(tool, 0o755)
+	replaceIn(t, filepath.Join(tool, "main.go"), "func main() {}", "func main() { panic(1) }")
+	if err := release(fx, cache); err != nil {
+		t.Errorf("Check for a release with a changed tool module = %v, want nil (goreleaser.Tool verifies it)", err)
+	}
+	if err := fx.check(); err == nil || !strings.Contains(err.Error(), "lock/tools.sum") {
+		t.Errorf("full Check with a changed tool module = %v, want the tools.sum mismatch", err)
+	}
+	// The main module's content is still checked.
+	gz := filepath.Join(fx.cache, "example.com", "gzip@v1.0.0")
+	os.Chmod(gz, 0o755)
+	os.Chmod(filepath.Join(gz, "gzip"), 0o755)
+	replaceIn(t, filepath.Join(gz, "gzip", "gzip.go"), "Level = 6", "Level = 1")
+	if err := release(fx, cache); err == nil || !strings.Contains(err.Error(), "does not match go.sum") {
+		t.Errorf("Check for a release with a changed main module = %v, want the go.sum mismatch", err)
+	}
+	// A poisoned cache entry is what the check reports against the lock: the entry is read,
+	// not trusted blindly, only when go.mod and go.sum are the ones it was computed for.
+	fx2 := newFixture(t)
+	cache2 := t.TempDir()
+	if err := release(fx2, cache2); err != nil {
+		t.Fatal(err)
+	}
+	entries, _ = os.ReadDir(cache2)
+	write(t, filepath.Join(cache2, entries[0].Name()), "sha256-"+strings.Repeat("A", 43)+"=\n")
+	if err := release(fx2, cache2); err == nil || !strings.Contains(err.Error(), "modules.nix_hash") {
+		t.Errorf("Check with a cache entry that disagrees with the lock = %v, want the nix hash mismatch", err)
+	}
+	// Another go.sum is another entry, computed afresh.
+	os.Remove(filepath.Join(cache2, entries[0].Name()))
+	f, err := os.OpenFile(filepath.Join(fx2.dir, "go.sum"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString("\n")
+	f.Close()
+	release(fx2, cache2)
+	if entries, _ := os.ReadDir(cache2); len(entries) != 1 {
+		t.Errorf("after a go.sum change the cache holds %d entries, want the new one", len(entries))
+	}
+}

@@ -21,7 +21,29 @@ type options struct {
 	goarch   string
 	// skipToolchain leaves the toolchain out of Check (tests of the other pins only).
 	skipToolchain bool
+	// skipToolModules leaves `go mod verify` of the tool modules out of Check.
+	skipToolModules bool
+	// nixHashCache, if set, keeps ModulesNixHash results by go.mod and go.sum content.
+	nixHashCache string
 }
+
+// WithoutToolchain leaves the toolchain out of Check: for a caller that has just had
+// Toolchain check the unpacked tree (cairn-release given -goroot by mage), so it is not
+// re-hashed a second time in the same release.
+func WithoutToolchain() Option { return func(o *options) { o.skipToolchain = true } }
+
+// WithoutToolModules leaves `go mod verify -modfile=lock/tools.mod` (about 1.7 GB of
+// goreleaser and cosign modules) out of Check, for a release: the tool modules are verified
+// by whoever builds a tool from them (release/goreleaser.Tool, on a miss of its cache). The
+// tools' files against the lock and the cache's recorded zip hashes against lock/tools.sum
+// are still checked.
+func WithoutToolModules() Option { return func(o *options) { o.skipToolModules = true } }
+
+// WithNixHashCache keeps the modules' nix hash (ModulesNixHash) in dir, by the SHA-256 of
+// go.mod and go.sum: the hash is a function of those two files alone (every byte it covers is
+// pinned by go.sum and checked by the go command as it downloads), so a lock check with
+// unchanged go.mod and go.sum reads it instead of copying and hashing every module again.
+func WithNixHashCache(dir string) Option { return func(o *options) { o.nixHashCache = dir } }
 
 // Passthrough lists the variables the go commands run here inherit from the caller;
 // everything else is built from nothing (GOTOOLCHAIN=local, GOWORK=off, GOFLAGS set per call).

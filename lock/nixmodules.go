@@ -41,6 +41,42 @@ func ModulesNixHash(ctx context.Context, moduleDir string, opts ...Option) (stri
 	return o.modulesNixHash(ctx, moduleDir)
 }
 
+// cachedModulesNixHash is modulesNixHash through WithNixHashCache, if set. An entry is
+// written to a temporary file and renamed, and one that is not a sha256 SRI hash is ignored.
+func (o *options) cachedModulesNixHash(ctx context.Context, moduleDir string) (string, error) {
+	if o.nixHashCache == "" {
+		return o.modulesNixHash(ctx, moduleDir)
+	}
+	h := sha256.New()
+	fmt.Fprintf(h, "cairn nix modules hash v1\n")
+	for _, f := range []string{"go.mod", "go.sum"} {
+		b, err := os.ReadFile(filepath.Join(moduleDir, f))
+		if err != nil {
+			return "", fmt.Errorf("lock: %w", err)
+		}
+		fmt.Fprintf(h, "%s %d\n%s", f, len(b), b)
+	}
+	entry := filepath.Join(o.nixHashCache, fmt.Sprintf("%x", h.Sum(nil)))
+	if b, err := os.ReadFile(entry); err == nil && strings.HasPrefix(string(b), "sha256-") && len(strings.TrimSpace(string(b))) == len("sha256-")+44 {
+		return strings.TrimSpace(string(b)), nil
+	}
+	got, err := o.modulesNixHash(ctx, moduleDir)
+	if err != nil {
+		return "", err
+	}
+	if err := os.MkdirAll(o.nixHashCache, 0o755); err == nil {
+		if f, err := os.CreateTemp(o.nixHashCache, ".tmp-"); err == nil {
+			_, werr := f.WriteString(got + "\n")
+			cerr := f.Close()
+			if werr == nil && cerr == nil {
+				os.Rename(f.Name(), entry)
+			}
+			os.Remove(f.Name())
+		}
+	}
+	return got, nil
+}
+
 func (o *options) modulesNixHash(ctx context.Context, moduleDir string) (string, error) {
 	out, err := o.goCmd(ctx, moduleDir, "", "env", "GOMODCACHE", "GOPROXY")
 	if err != nil {

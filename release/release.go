@@ -99,6 +99,11 @@ type Options struct {
 	Repository string
 	// Log receives progress lines; nil discards them.
 	Log io.Writer
+	// ExtraInputs are files outside the module tree the output depends on (the signing key):
+	// hashed into the inputs digest (see InputsFile); a missing one counts as absent.
+	ExtraInputs []string
+	// Force releases even when dist/ is up to date (UpToDate).
+	Force bool
 	// afterStage is a test hook run just before the swap.
 	afterStage func(staging string)
 }
@@ -121,6 +126,21 @@ func Run(ctx context.Context, o Options) (*Record, error) {
 		if o.RequireClean {
 			return nil, fmt.Errorf("the work tree is dirty (version %s) and a clean tree is required (CAIRN_REQUIRE_CLEAN=1); commit or stash the changes, or unset CAIRN_REQUIRE_CLEAN", o.Version)
 		}
+	}
+	treeBefore, err := o.treeDigest()
+	if err != nil {
+		return nil, err
+	}
+	if !o.Force {
+		f, err := o.upToDate(treeBefore)
+		if err != nil {
+			return nil, err
+		}
+		if f.Fresh {
+			logf("%s", f.Summary(o.Version, o.Commit, o.DistDir))
+			return f.Record, nil
+		}
+		logf("release %s: %s", o.Version, f.Reason)
 	}
 	if o.Mode >= ModeRelease && o.CheckLock != nil {
 		logf("checking lock/ against reality")
@@ -160,6 +180,9 @@ func Run(ctx context.Context, o Options) (*Record, error) {
 			}
 		}
 	}
+	if err := o.fingerprint(staging, treeBefore, logf); err != nil {
+		return nil, err
+	}
 	if o.afterStage != nil {
 		o.afterStage(staging)
 	}
@@ -169,6 +192,25 @@ func Run(ctx context.Context, o Options) (*Record, error) {
 	swapped = true
 	logf("release %s (%s) written to %s", o.Version, o.Commit, o.DistDir)
 	return rec, nil
+}
+
+// fingerprint writes InputsFile into staging, unless the module tree changed while the
+// release ran (then the output may mix two states, and the next release must not take it as
+// up to date: it says so and writes none).
+func (o *Options) fingerprint(staging, treeBefore string, logf func(string, ...any)) error {
+	tree, err := o.treeDigest()
+	if err != nil {
+		return err
+	}
+	if tree != treeBefore {
+		logf("release %s: the module tree changed while the release ran; %s not written, so the next release rebuilds", o.Version, InputsFile)
+		return nil
+	}
+	digest, err := o.inputsDigest(tree)
+	if err != nil {
+		return err
+	}
+	return writeInputs(staging, digest)
 }
 
 func (o *Options) defaults() error {

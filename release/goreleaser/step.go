@@ -12,12 +12,14 @@ import (
 // Step returns the release step that writes dist/goreleaser: Snapshot of the staged release
 // (its dist/bin, version, commit, epoch and pinned toolchain), checksums.txt signed with the
 // release key (keys, the same COSIGN_KEY/COSIGN_PASSWORD or development key as the image
-// signatures). getenv is the process environment, read only for Passthrough.
+// signatures). getenv is the process environment, read only for Passthrough. toolCache, if
+// not empty, is the directory of Tool's content-addressed goreleaser builds; empty runs
+// goreleaser with `go tool -modfile=lock/tools.mod` (built in GOCACHE).
 //
 // .goreleaser.yaml describes Cairn's own services (release.Services). A release of other
 // services (a fixture module, `cairn-release -services`) has no archives or packages to make:
 // the step says so in the log and writes nothing.
-func Step(keys signstep.Keys, getenv func(string) string) release.Step {
+func Step(keys signstep.Keys, getenv func(string) string, toolCache string) release.Step {
 	return func(ctx context.Context, s *release.Stage) error {
 		logf := func(format string, args ...any) { fmt.Fprintf(s.Log, format+"\n", args...) }
 		if !sameServices(s.Services, release.Services) {
@@ -42,6 +44,13 @@ func Step(keys signstep.Keys, getenv func(string) string) release.Step {
 				return v, v != ""
 			},
 		}
+		if toolCache != "" {
+			bin, err := Tool(ctx, s.GOROOT, s.ModuleDir, toolCache, passthroughEnv(c.LookupEnv), logf)
+			if err != nil {
+				return err
+			}
+			c.Tool = []string{bin}
+		}
 		logf("goreleaser: snapshot of %s into dist/goreleaser (archives, .debs, signed checksums)", s.Version)
 		arts, err := Snapshot(ctx, c)
 		if err != nil {
@@ -52,6 +61,17 @@ func Step(keys signstep.Keys, getenv func(string) string) release.Step {
 		}
 		return nil
 	}
+}
+
+// passthroughEnv is the Passthrough variables of lookup, as KEY=value.
+func passthroughEnv(lookup func(string) (string, bool)) []string {
+	var env []string
+	for _, k := range Passthrough {
+		if v, ok := lookup(k); ok {
+			env = append(env, k+"="+v)
+		}
+	}
+	return env
 }
 
 // sameServices reports whether a and b name the same binaries built from the same packages,

@@ -40,6 +40,15 @@ func KeysFromEnv(getenv func(string) string) Keys {
 	return Keys{KeyFile: getenv("COSIGN_KEY"), Password: getenv("COSIGN_PASSWORD")}
 }
 
+// Files are the files the key is read from (COSIGN_KEY, else the development private key):
+// a release's ExtraInputs, so a new key makes dist/ out of date (release.InputsFile).
+func (k Keys) Files(moduleDir string) []string {
+	if k.KeyFile != "" {
+		return []string{k.KeyFile}
+	}
+	return []string{filepath.Join(moduleDir, filepath.FromSlash(DevKeyDir), "cosign.key")}
+}
+
 // Load returns the signing key. With no KeyFile it uses (and on first use creates) the
 // development key pair in moduleDir/.cairn/keys and says so on log.
 func (k Keys) Load(moduleDir string, logf func(string, ...any)) (*ecdsa.PrivateKey, error) {

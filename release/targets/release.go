@@ -9,19 +9,73 @@ import (
 	"strings"
 
 	"github.com/cairn-iot/cairn/lock"
+	"github.com/cairn-iot/cairn/release"
+	"github.com/cairn-iot/cairn/release/signstep"
+	"github.com/cairn-iot/cairn/release/source"
 )
 
 // Build builds every service for linux/amd64 and linux/arm/v7 into dist/bin (and
 // dist/release.json, without images).
-func Build(ctx context.Context) error { return cairnRelease(ctx, "-mode", "build") }
+func Build(ctx context.Context) error { return releaseMode(ctx, release.ModeBuild, "build") }
 
 // Images builds the binaries and assembles the multi-arch OCI images into dist/oci and
 // dist/archives, without the lock check and without signing.
-func Images(ctx context.Context) error { return cairnRelease(ctx, "-mode", "images") }
+func Images(ctx context.Context) error { return releaseMode(ctx, release.ModeImages, "images") }
 
 // Release checks the lock, builds, assembles and runs the release steps (signing,
 // attestations, goreleaser) into dist/, swapped in atomically at the end.
-func Release(ctx context.Context) error { return cairnRelease(ctx, "-mode", "release") }
+func Release(ctx context.Context) error { return releaseMode(ctx, release.ModeRelease, "release") }
+
+// releaseMode runs cairn-release -mode name, unless dist/ already holds exactly that release
+// (release.UpToDate: the same inputs digest over the options, every file of the module tree
+// and the signing key, and every dist/ file still hashing as recorded). That check runs here,
+// in mage's process, because it builds nothing: it needs neither the pinned toolchain (whose
+// tree lock.Toolchain re-hashes, seconds) nor `go run`. What it reads is what cairn-release
+// reads (the same git, SOURCE_DATE_EPOCH, lock and COSIGN_KEY), so the two agree on the
+// digest; CAIRN_FORCE=1 skips the check in both.
+func releaseMode(ctx context.Context, mode release.Mode, name string) error {
+	if os.Getenv("CAIRN_FORCE") != "1" {
+		fresh, err := upToDate(ctx, mode)
+		if err != nil {
+			return err
+		}
+		if fresh {
+			return nil
+		}
+	}
+	return cairnRelease(ctx, "-mode", name)
+}
+
+// upToDate reports (and says on stderr) whether dist/ is the release mode would make. Any
+// doubt (a dirty tree that CAIRN_REQUIRE_CLEAN refuses, no git) answers false, and
+// cairn-release decides.
+func upToDate(ctx context.Context, mode release.Mode) (bool, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return false, err
+	}
+	l, err := lock.Load(filepath.Join(dir, filepath.FromSlash(lock.File)))
+	if err != nil {
+		return false, err
+	}
+	info, err := source.Resolve(ctx, source.ExecGit, dir, os.Getenv("SOURCE_DATE_EPOCH"))
+	if err != nil || (info.Dirty && os.Getenv("CAIRN_REQUIRE_CLEAN") == "1") {
+		return false, nil
+	}
+	o := release.Options{
+		Mode: mode, ModuleDir: dir, Lock: l,
+		Version: info.Version, Commit: info.Commit, Dirty: info.Dirty, Epoch: info.Epoch,
+	}
+	if mode == release.ModeRelease {
+		o.ExtraInputs = signstep.KeysFromEnv(os.Getenv).Files(dir)
+	}
+	f, err := release.UpToDate(o)
+	if err != nil || !f.Fresh {
+		return false, nil
+	}
+	fmt.Fprintln(os.Stderr, f.Summary(info.Version, info.Commit, filepath.Join(dir, "dist")))
+	return true, nil
+}
 
 // Verify rebuilds the release of dist/release.json in a clean room and compares it with
 // dist/ file by file, then audits dist/cosign and dist/attestations with the release's public

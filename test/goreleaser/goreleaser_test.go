@@ -519,7 +519,7 @@ func TestStepWritesDistGoreleaser(t *testing.T) {
 	var log bytes.Buffer
 	s := &release.Stage{Dir: stage, ModuleDir: f.repo, GOROOT: f.goroot, Epoch: epoch,
 		Version: version, Commit: f.commit, Services: release.Services, Log: &log}
-	step := goreleaser.Step(signstep.Keys{KeyFile: keyFile, Password: "pw"}, os.Getenv)
+	step := goreleaser.Step(signstep.Keys{KeyFile: keyFile, Password: "pw"}, os.Getenv, "")
 	if err := step(context.Background(), s); err != nil {
 		t.Fatalf("goreleaser step: %v\nlog:\n%s", err, log.String())
 	}

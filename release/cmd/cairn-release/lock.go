@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"path/filepath"
 
 	"github.com/cairn-iot/cairn/lock"
 )
@@ -12,5 +13,19 @@ func pinnedToolchain(ctx context.Context, l *lock.Lock) (string, error) {
 	return lock.Toolchain(ctx, l)
 }
 
-// checkLock checks every pin of the lock against reality.
-func checkLock(ctx context.Context, moduleDir string) error { return lock.Check(ctx, moduleDir) }
+// lockChecker returns the release's lock check: every pin of the lock against reality
+// (lock.Check), with three things left to where they are done once: with a cache directory,
+// the tool modules' `go mod verify` is left to goreleaser's cached build (goreleaser.Tool
+// verifies them whenever it builds) and the modules' nix hash is kept by go.mod and go.sum
+// (cacheDir/nixhash); with -goroot given (mage passes the toolchain lock.Toolchain has just
+// checked), the toolchain tree is not hashed a second time.
+func lockChecker(cacheDir string, gorootGiven bool) func(ctx context.Context, moduleDir string) error {
+	var opts []lock.Option
+	if cacheDir != "" && cacheDir != "none" {
+		opts = append(opts, lock.WithoutToolModules(), lock.WithNixHashCache(filepath.Join(cacheDir, "nixhash")))
+	}
+	if gorootGiven {
+		opts = append(opts, lock.WithoutToolchain())
+	}
+	return func(ctx context.Context, moduleDir string) error { return lock.Check(ctx, moduleDir, opts...) }
+}

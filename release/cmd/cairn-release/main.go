@@ -17,7 +17,9 @@
 //
 //	-C dir            module to release (default .)
 //	-dist dir         output directory (default <C>/dist)
-//	-goroot dir       pinned toolchain root (default: lock.Toolchain, the go1.26.8 of the lock)
+//	-goroot dir       pinned toolchain root (default: lock.Toolchain, the go1.26.8 of the lock);
+//	                  given, it must be what lock.Toolchain returned (its VERSION is checked,
+//	                  its tree is not re-hashed by the release's lock check)
 //	-lock file        lock file (default <C>/lock/lock.json; "none" for a fixture module)
 //
 // Flags (release):
@@ -28,9 +30,13 @@
 //	                  --dirty, HEAD) and SOURCE_DATE_EPOCH or HEAD's commit time
 //	-require-clean    refuse a dirty tree (also CAIRN_REQUIRE_CLEAN=1)
 //	-services file    JSON list of release.Service (default: release.Services)
-//	-cache dir        layer and binary cache: <dir>/layers, <dir>/bin (default <user
-//	                  cache>/cairn; "none" disables; verify's rebuild always uses none)
+//	-cache dir        layer, binary and tool cache: <dir>/layers, <dir>/bin, <dir>/tools
+//	                  (goreleaser built once per lock/tools.sum), <dir>/nixhash (default
+//	                  <user cache>/cairn; "none" disables; verify's rebuild always uses none)
 //	-no-lock-check    skip lock.Check in -mode release
+//	-force            release even when dist/ is up to date (also CAIRN_FORCE=1): without
+//	                  it, a dist/ whose inputs.json names the same inputs digest and whose
+//	                  files all still hash as recorded is left as it is (release.UpToDate)
 //
 // Flags (verify):
 //
@@ -59,6 +65,7 @@ import (
 	"github.com/cairn-iot/cairn/release"
 	"github.com/cairn-iot/cairn/release/build"
 	"github.com/cairn-iot/cairn/release/evidence"
+	"github.com/cairn-iot/cairn/release/signstep"
 	"github.com/cairn-iot/cairn/release/source"
 )
 
@@ -150,13 +157,14 @@ func run(ctx context.Context, args []string) error {
 	servicesFile := fs.String("services", "", "JSON list of services (default: release.Services)")
 	cacheDir := fs.String("cache", "", `layer and binary cache directory ("none" disables)`)
 	noLockCheck := fs.Bool("no-lock-check", false, "skip lock.Check")
+	force := fs.Bool("force", os.Getenv("CAIRN_FORCE") == "1", "release even if dist/ is up to date (also CAIRN_FORCE=1)")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err}
 	}
 	if fs.NArg() > 0 {
 		return usageError{fmt.Errorf("unexpected arguments %q", fs.Args())}
 	}
-	o := release.Options{Log: os.Stderr, Pass: build.PassthroughEnv(os.LookupEnv), RequireClean: *requireClean}
+	o := release.Options{Log: os.Stderr, Pass: build.PassthroughEnv(os.LookupEnv), RequireClean: *requireClean, Force: *force}
 	switch *mode {
 	case "build":
 		o.Mode = release.ModeBuild
@@ -213,12 +221,13 @@ func run(ctx context.Context, args []string) error {
 		o.BinaryCache = build.DirCache{Dir: filepath.Join(*cacheDir, "bin")}
 	}
 	if !*noLockCheck && l != nil {
-		o.CheckLock = checkLock
+		o.CheckLock = lockChecker(*cacheDir, c.goroot != "")
 	}
 	if o.Mode == release.ModeRelease {
-		if o.Steps, err = steps(os.Getenv); err != nil {
+		if o.Steps, err = steps(os.Getenv, *cacheDir); err != nil {
 			return err
 		}
+		o.ExtraInputs = signstep.KeysFromEnv(os.Getenv).Files(o.ModuleDir)
 	}
 	_, err = release.Run(ctx, o)
 	return err

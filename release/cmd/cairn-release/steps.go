@@ -1,6 +1,8 @@
 package main
 
 import (
+	"path/filepath"
+
 	"github.com/cairn-iot/cairn/release"
 	"github.com/cairn-iot/cairn/release/goreleaser"
 	"github.com/cairn-iot/cairn/release/signstep"
@@ -11,10 +13,15 @@ import (
 // release.Step and release.Stage). This is the one place steps are registered: signing and
 // attestations (dist/cosign/<svc>, dist/attestations/<svc>) and goreleaser (dist/goreleaser)
 // add a line each. getenv is the process environment (COSIGN_KEY, COSIGN_PASSWORD, ...):
-// read it here, at the edge, and pass values into the step.
-func steps(getenv func(string) string) ([]release.Step, error) {
+// read it here, at the edge, and pass values into the step. cacheDir is the -cache directory
+// ("" or "none": no cache); goreleaser's own build is kept in <cacheDir>/tools.
+func steps(getenv func(string) string, cacheDir string) ([]release.Step, error) {
 	var s []release.Step
 	s = append(s, signstep.Step(signstep.KeysFromEnv(getenv)))
-	s = append(s, goreleaser.Step(signstep.KeysFromEnv(getenv), getenv))
+	toolCache := ""
+	if cacheDir != "" && cacheDir != "none" {
+		toolCache = filepath.Join(cacheDir, "tools")
+	}
+	s = append(s, goreleaser.Step(signstep.KeysFromEnv(getenv), getenv, toolCache))
 	return s, nil
 }
