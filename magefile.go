@@ -65,7 +65,7 @@ func Audit(ctx context.Context, image string) error { return targets.Audit(ctx, 
 // Run starts the all-in-one cairn on loopback: HTTP on 127.0.0.1:8080, MQTT on 127.0.0.1:1883.
 func Run(ctx context.Context) error { return targets.Run(ctx) }
 
-// Bench measures the release pipeline and the platform against their targets into .cairn/bench/report.{md,json}.
+// Bench measures the release pipeline and the platform against their targets into dist/bench/report.{md,json}.
 func Bench(ctx context.Context) error { return targets.Bench(ctx) }
 
 // Test runs the whole test suite, the end-to-end tests included, as CI does.

@@ -74,11 +74,14 @@ func newStaging(dist string) (string, error) {
 	return dir, nil
 }
 
+// BenchDir is dist/bench, where `go tool mage bench` writes its report. A release keeps it.
+const BenchDir = "bench"
+
 // swapIn makes staging the new dist atomically: with an existing dist, renameat2
 // RENAME_EXCHANGE swaps the two names in one step (readers see the old or the new dist,
 // never a mix or nothing), then the old tree, now under the staging name, is removed. With
 // no dist yet, a plain rename. If the file system does not support RENAME_EXCHANGE, the
-// old dist is first renamed aside (a moment with no dist/, never a partial one).
+// old dist is first renamed aside (a moment with no dist/, never a partial one). A dist/bench of the old dist is moved into the new one.
 func swapIn(staging, dist string) error {
 	if _, err := os.Lstat(dist); os.IsNotExist(err) {
 		if err := os.Rename(staging, dist); err != nil {
@@ -99,6 +102,12 @@ func swapIn(staging, dist string) error {
 			return fmt.Errorf("moving release into place: %w", err)
 		}
 		staging = aside
+	}
+	// dist/bench is the benchmark report (release/bench), not the release's: it stays.
+	if _, err := os.Lstat(filepath.Join(staging, BenchDir)); err == nil {
+		if err := os.Rename(filepath.Join(staging, BenchDir), filepath.Join(dist, BenchDir)); err != nil && !os.IsExist(err) {
+			return fmt.Errorf("keeping dist/%s: %w", BenchDir, err)
+		}
 	}
 	if err := os.RemoveAll(staging); err != nil {
 		return fmt.Errorf("removing previous release: %w", err)

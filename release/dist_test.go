@@ -58,3 +58,27 @@ func TestSwapIn(t *testing.T) {
 		}
 	}
 }
+
+func TestSwapInKeepsTheBenchReport(t *testing.T) {
+	parent := t.TempDir()
+	dist := filepath.Join(parent, "dist")
+	if err := os.MkdirAll(filepath.Join(dist, BenchDir), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dist, BenchDir, "report.md"), []byte("report"), 0o644)
+	os.WriteFile(filepath.Join(dist, "old"), []byte("old release"), 0o644)
+	staging, err := newStaging(dist)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(staging, "new"), []byte("new release"), 0o644)
+	if err := swapIn(staging, dist); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dist, BenchDir, "report.md")); err != nil || string(b) != "report" {
+		t.Errorf("dist/bench/report.md after a release = %q, %v; want the report kept", b, err)
+	}
+	if _, err := os.Stat(filepath.Join(dist, "old")); !os.IsNotExist(err) {
+		t.Errorf("dist/old after a release: %v, want the old release gone", err)
+	}
+}

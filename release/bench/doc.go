@@ -23,10 +23,11 @@
 //     all-in-one (a pprof listener added only to the bench's build, with go build -overlay)
 //     or of the assembler is taken and its top functions go into the report.
 //
-// The report goes to .cairn/bench/report.md and report.json, not dist/bench: a release
-// builds a whole new dist/ in a staging directory and swaps it in with renameat2, removing
-// the old tree, so anything else under dist/ is deleted by the next release. .cairn/ is
-// git-ignored like dist/. Both files are written to a temporary name and renamed.
+// The report goes to dist/bench/report.md and report.json. A release builds a whole new
+// dist/ in a staging directory and swaps it in, removing the old tree, but moves dist/bench
+// across (release.BenchDir), and dist/inputs.json does not list it, so a report neither
+// disappears with the next release nor makes dist/ look changed. Both files are written to a
+// temporary name and renamed.
 //
 // No test here asserts a time: the tests check the report's formatting and PASS/MISS logic
 // with fake numbers, and the measuring code on tiny inputs; the testing.B benchmarks time

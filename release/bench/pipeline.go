@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -28,9 +27,9 @@ type Pipeline struct {
 	Work string
 	// GOROOT is the pinned toolchain.
 	GOROOT string
-	// Version, Commit and Epoch identify the release (the copy has no .git).
+	// Version and Commit identify the release: Floor builds them in (source.Resolve of the
+	// copy, as the release resolves them).
 	Version, Commit string
-	Epoch           int64
 	// Pass is the passthrough environment (build.PassthroughEnv) plus COSIGN_* if set; GOCACHE
 	// in it is replaced.
 	Pass []string
@@ -124,6 +123,17 @@ func (t *Timeline) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
+// Text is the lines received so far, joined.
+func (t *Timeline) Text() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var b strings.Builder
+	for _, l := range t.Lines {
+		b.WriteString(l.Text + "\n")
+	}
+	return b.String()
+}
+
 // Phases turns the timeline into "duration  line" text: how long after the previous line
 // each line arrived, so the slow phases stand out. total is the child's run time.
 func (t *Timeline) Phases(total time.Duration) string {
@@ -139,25 +149,38 @@ func (t *Timeline) Phases(total time.Duration) string {
 
 // Release runs the release as `go tool mage release` does (`<pinned go> run
 // ./release/cmd/cairn-release -mode release`, lock check and steps included) in the copy,
-// into dist, with GOCACHE=gocache and the layer cache layers. It returns the run time and
-// the output's timeline.
-func (p *Pipeline) Release(ctx context.Context, dist, gocache, layers string) (time.Duration, *Timeline, error) {
-	args := []string{"run", "./release/cmd/cairn-release", "-mode", "release",
-		"-goroot", p.GOROOT, "-dist", dist, "-cache", layers,
-		"-version", p.Version, "-commit", p.Commit, "-epoch", strconv.FormatInt(p.Epoch, 10)}
+// into its dist/, with GOCACHE=gocache and the layer and binary cache in cache. The version,
+// commit and epoch come from the copy's git, as mage's come, so that Mage finds the same
+// inputs. The tool cache (goreleaser's build, the modules' nix hash) is the user's, like the
+// module cache and the toolchain: all three are derived from pinned inputs only. It returns
+// the run time and the output's timeline.
+func (p *Pipeline) Release(ctx context.Context, gocache, cache string) (time.Duration, *Timeline, error) {
+	args := []string{"run", "./release/cmd/cairn-release", "-mode", "release", "-goroot", p.GOROOT, "-cache", cache}
 	cmd := exec.CommandContext(ctx, filepath.Join(p.GOROOT, "bin", "go"), args...)
-	cmd.Dir = p.Tree()
 	// As release/targets' assemblerEnv: the assembler compiled for the host, statically,
 	// by the pinned toolchain only, with the module graph read only.
 	cmd.Env = append(withCache(p.Pass, gocache), "CGO_ENABLED=0", "GOTOOLCHAIN=local",
 		"GOFLAGS=-mod=readonly", "GOWORK=off", "GOEXPERIMENT=", "GODEBUG=")
+	return p.timed(cmd)
+}
+
+// Mage runs `go tool mage args...` in the copy with the host's go, GOCACHE=gocache and
+// mage's binary cache in mageCache, and returns the run time and the output's timeline.
+func (p *Pipeline) Mage(ctx context.Context, gocache, mageCache string, args ...string) (time.Duration, *Timeline, error) {
+	cmd := exec.CommandContext(ctx, "go", append([]string{"tool", "mage"}, args...)...)
+	cmd.Env = append(withCache(p.Pass, gocache), "MAGEFILE_CACHE="+mageCache)
+	return p.timed(cmd)
+}
+
+func (p *Pipeline) timed(cmd *exec.Cmd) (time.Duration, *Timeline, error) {
+	cmd.Dir = p.Tree()
 	start := time.Now()
 	tl := newTimeline(start, p.Log)
 	cmd.Stdout, cmd.Stderr = tl, tl
 	err := cmd.Run()
 	d := time.Since(start)
 	if err != nil {
-		return d, tl, fmt.Errorf("release in %s: %w", p.Tree(), err)
+		return d, tl, fmt.Errorf("%s in %s: %w", strings.Join(cmd.Args, " "), p.Tree(), err)
 	}
 	return d, tl, nil
 }

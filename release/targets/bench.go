@@ -13,8 +13,8 @@ import (
 
 // Bench measures the release pipeline (cold and warm release against the bare go build,
 // image assembly against gzip, image sizes) and the all-in-one platform (HTTP and MQTT
-// publish throughput and latency into the store), and writes .cairn/bench/report.md and
-// report.json (see package release/bench for why not dist/bench). It runs `<pinned go> run
+// publish throughput and latency into the store), and writes dist/bench/report.md and
+// report.json (kept by later releases, see package release/bench). It runs `<pinned go> run
 // ./release/bench/cmd/cairn-bench`, so the assembler it times is compiled as a release
 // compiles it. CAIRN_BENCH_FLAGS, if set, adds flags (for example "-only platform
 // -http-messages 5000"); see the command's doc. A MISS is a finding, not a failure: the

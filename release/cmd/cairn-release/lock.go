@@ -14,7 +14,7 @@ func pinnedToolchain(ctx context.Context, l *lock.Lock) (string, error) {
 }
 
 // lockChecker returns the release's lock check: every pin of the lock against reality
-// (lock.Check), with three things left to where they are done once: with a cache directory,
+// (lock.Check), with three things left to where they are done once: with a tool cache,
 // the tool modules' `go mod verify` is left to goreleaser's cached build (goreleaser.Tool
 // verifies them whenever it builds) and the modules' nix hash is kept by go.mod and go.sum
 // (cacheDir/nixhash); with -goroot given (mage passes the toolchain lock.Toolchain has just

@@ -30,9 +30,13 @@
 //	                  --dirty, HEAD) and SOURCE_DATE_EPOCH or HEAD's commit time
 //	-require-clean    refuse a dirty tree (also CAIRN_REQUIRE_CLEAN=1)
 //	-services file    JSON list of release.Service (default: release.Services)
-//	-cache dir        layer, binary and tool cache: <dir>/layers, <dir>/bin, <dir>/tools
-//	                  (goreleaser built once per lock/tools.sum), <dir>/nixhash (default
-//	                  <user cache>/cairn; "none" disables; verify's rebuild always uses none)
+//	-cache dir        layer and binary cache: <dir>/layers, <dir>/bin (default <user
+//	                  cache>/cairn; "none" disables; verify's rebuild always uses none)
+//	-tool-cache dir   goreleaser built once per lock/tools.sum and toolchain (<dir>/tools),
+//	                  and the modules' nix hash by go.mod and go.sum (<dir>/nixhash): derived
+//	                  from pinned inputs only, like the module cache (default <user
+//	                  cache>/cairn; "none": goreleaser runs with go tool, and the lock check
+//	                  verifies the tool modules and computes the nix hash every time)
 //	-no-lock-check    skip lock.Check in -mode release
 //	-force            release even when dist/ is up to date (also CAIRN_FORCE=1): without
 //	                  it, a dist/ whose inputs.json names the same inputs digest and whose
@@ -156,6 +160,7 @@ func run(ctx context.Context, args []string) error {
 	requireClean := fs.Bool("require-clean", os.Getenv("CAIRN_REQUIRE_CLEAN") == "1", "refuse a dirty tree (CAIRN_REQUIRE_CLEAN=1)")
 	servicesFile := fs.String("services", "", "JSON list of services (default: release.Services)")
 	cacheDir := fs.String("cache", "", `layer and binary cache directory ("none" disables)`)
+	toolCache := fs.String("tool-cache", "", `goreleaser build and nix hash cache directory ("none" disables)`)
 	noLockCheck := fs.Bool("no-lock-check", false, "skip lock.Check")
 	force := fs.Bool("force", os.Getenv("CAIRN_FORCE") == "1", "release even if dist/ is up to date (also CAIRN_FORCE=1)")
 	if err := fs.Parse(args); err != nil {
@@ -210,9 +215,11 @@ func run(ctx context.Context, args []string) error {
 			return fmt.Errorf("decoding services %s: %w (want a JSON list of {name, package, ports, data_dirs})", *servicesFile, err)
 		}
 	}
-	if *cacheDir == "" {
-		if d, err := os.UserCacheDir(); err == nil {
-			*cacheDir = filepath.Join(d, "cairn")
+	for _, dir := range []*string{cacheDir, toolCache} {
+		if *dir == "" {
+			if d, err := os.UserCacheDir(); err == nil {
+				*dir = filepath.Join(d, "cairn")
+			}
 		}
 	}
 	if *cacheDir != "" && *cacheDir != "none" {
@@ -221,10 +228,10 @@ func run(ctx context.Context, args []string) error {
 		o.BinaryCache = build.DirCache{Dir: filepath.Join(*cacheDir, "bin")}
 	}
 	if !*noLockCheck && l != nil {
-		o.CheckLock = lockChecker(*cacheDir, c.goroot != "")
+		o.CheckLock = lockChecker(*toolCache, c.goroot != "")
 	}
 	if o.Mode == release.ModeRelease {
-		if o.Steps, err = steps(os.Getenv, *cacheDir); err != nil {
+		if o.Steps, err = steps(os.Getenv, *toolCache); err != nil {
 			return err
 		}
 		o.ExtraInputs = signstep.KeysFromEnv(os.Getenv).Files(o.ModuleDir)

@@ -13,8 +13,8 @@ import (
 // release.Step and release.Stage). This is the one place steps are registered: signing and
 // attestations (dist/cosign/<svc>, dist/attestations/<svc>) and goreleaser (dist/goreleaser)
 // add a line each. getenv is the process environment (COSIGN_KEY, COSIGN_PASSWORD, ...):
-// read it here, at the edge, and pass values into the step. cacheDir is the -cache directory
-// ("" or "none": no cache); goreleaser's own build is kept in <cacheDir>/tools.
+// read it here, at the edge, and pass values into the step. cacheDir is the -tool-cache
+// directory ("" or "none": no cache); goreleaser's own build is kept in <cacheDir>/tools.
 func steps(getenv func(string) string, cacheDir string) ([]release.Step, error) {
 	var s []release.Step
 	s = append(s, signstep.Step(signstep.KeysFromEnv(getenv)))

@@ -8,7 +8,7 @@
 //	cairn-bench [flags]
 //
 //	-C dir             module (a git work tree; default .)
-//	-out dir           report directory (default <C>/.cairn/bench)
+//	-out dir           report directory (default <C>/dist/bench, which releases keep)
 //	-goroot dir        pinned toolchain root (default: lock.Toolchain)
 //	-only list         comma-separated parts: release,assemble,platform (default all)
 //	-http-messages n, -mqtt-messages n, -http-workers n, -mqtt-workers n, -window n,
@@ -46,6 +46,7 @@ import (
 	"github.com/cairn-iot/cairn/release"
 	"github.com/cairn-iot/cairn/release/bench"
 	"github.com/cairn-iot/cairn/release/build"
+	"github.com/cairn-iot/cairn/release/source"
 )
 
 func main() {
@@ -86,7 +87,7 @@ func run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("cairn-bench", flag.ContinueOnError)
 	var c config
 	fs.StringVar(&c.dir, "C", ".", "module (a git work tree)")
-	fs.StringVar(&c.out, "out", "", "report directory (default <C>/.cairn/bench)")
+	fs.StringVar(&c.out, "out", "", "report directory (default <C>/dist/bench)")
 	fs.StringVar(&c.goroot, "goroot", "", "pinned toolchain root (default: from the lock)")
 	fs.StringVar(&c.only, "only", "", "comma-separated parts: release,assemble,platform (default all)")
 	fs.IntVar(&c.httpN, "http-messages", 100000, "HTTP messages to publish")
@@ -105,7 +106,7 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	if c.out == "" {
-		c.out = filepath.Join(c.dir, ".cairn", "bench")
+		c.out = filepath.Join(c.dir, "dist", release.BenchDir)
 	}
 	l, err := lock.Load(filepath.Join(c.dir, filepath.FromSlash(lock.File)))
 	if err != nil {
@@ -201,21 +202,27 @@ func errFigure(name, unit string, t *bench.Target, err error) bench.Figure {
 // directory (the real binaries for the assembly part), "" if it could not build them.
 func (c *config) releasePart(ctx context.Context, r *bench.Report) string {
 	s := r.Section("Release pipeline")
-	s.Notef("In a local git clone of %s; cold = empty GOCACHE and empty layer cache; warm = the same release again, nothing changed. The floor is the bare `go build` of the same %d binaries (package release/build: same toolchain, flags, environment, one at a time), cold with an empty GOCACHE of its own, warm with it filled. Order: floor cold, release cold, release warm, floor warm. The module cache is shared (no network).", c.commit, 2*6)
+	s.Notef("In a local git clone of %s. Cold = `cairn-release -mode release` (what `go tool mage release` runs) with an empty GOCACHE and an empty layer and binary cache; kept, as for the floor: the module cache, the unpacked toolchain, and the tool cache (goreleaser built once per lock/tools.sum, the modules' nix hash by go.sum), which like the toolchain are derived from pinned inputs only. Nothing changed = `go tool mage release` again, timed from the command to its exit, after an untimed `go tool mage -l` has compiled mage into the (then warm) GOCACHE. The floor is the bare `go build` of the same %d binaries (package release/build: same toolchain, flags, environment, one at a time), cold with an empty GOCACHE of its own, warm with it filled. Order: floor cold, release cold, release with nothing changed, floor warm.", c.commit, 2*len(release.Services))
 	coldTarget := &bench.Target{Op: "<=", Value: 1.15}
 	warmTarget := &bench.Target{Op: "<", Value: 2}
-	p := &bench.Pipeline{Source: c.dir, Work: c.work, GOROOT: c.goroot, Version: c.version, Commit: c.commit,
-		Epoch: c.epoch, Pass: passEnv(), Log: os.Stderr}
+	p := &bench.Pipeline{Source: c.dir, Work: c.work, GOROOT: c.goroot, Pass: passEnv(), Log: os.Stderr}
 	logf("copying %s", c.commit)
 	if err := p.Copy(ctx); err != nil {
 		s.Add(errFigure("cold release / floor", "x", coldTarget, err))
 		return ""
 	}
+	info, err := source.Resolve(ctx, source.ExecGit, p.Tree(), os.Getenv("SOURCE_DATE_EPOCH"))
+	if err != nil {
+		s.Add(errFigure("cold release / floor", "x", coldTarget, err))
+		return ""
+	}
+	p.Version, p.Commit = info.Version, info.Commit
 	floorBin := filepath.Join(c.work, "floor-bin")
 	floorCache := filepath.Join(c.work, "gocache-floor")
 	relCache := filepath.Join(c.work, "gocache-release")
-	layers := filepath.Join(c.work, "layers")
-	dist := filepath.Join(c.work, "dist")
+	cache := filepath.Join(c.work, "cache")
+	mageCache := filepath.Join(c.work, "mage")
+	dist := filepath.Join(p.Tree(), "dist")
 
 	logf("floor, cold")
 	floorCold, err := p.Floor(ctx, floorBin, floorCache)
@@ -224,13 +231,18 @@ func (c *config) releasePart(ctx context.Context, r *bench.Report) string {
 		return ""
 	}
 	logf("release, cold")
-	relCold, tlCold, errCold := p.Release(ctx, dist, relCache, layers)
-	logf("release, warm")
+	relCold, tlCold, errCold := p.Release(ctx, relCache, cache)
 	var relWarm time.Duration
 	var tlWarm *bench.Timeline
 	var errWarm error
 	if errCold == nil {
-		relWarm, tlWarm, errWarm = p.Release(ctx, dist, relCache, layers)
+		logf("compiling mage (untimed)")
+		if _, tl, err := p.Mage(ctx, relCache, mageCache, "-l"); err != nil {
+			errWarm = fmt.Errorf("%w\n%s", err, tail(tl.Phases(0), 20))
+		} else {
+			logf("release, nothing changed: go tool mage release")
+			relWarm, tlWarm, errWarm = p.Mage(ctx, relCache, mageCache, "release")
+		}
 	}
 	logf("floor, warm")
 	floorWarm, errFloorWarm := p.Floor(ctx, filepath.Join(c.work, "floor-bin-warm"), floorCache)
@@ -250,13 +262,16 @@ func (c *config) releasePart(ctx context.Context, r *bench.Report) string {
 	}
 	switch {
 	case errCold != nil:
-		s.Add(errFigure("release, nothing changed", "s", warmTarget, errCold))
+		s.Add(errFigure("release, nothing changed (go tool mage release)", "s", warmTarget, errCold))
 	case errWarm != nil:
-		s.Add(errFigure("release, nothing changed", "s", warmTarget, errWarm))
+		s.Add(errFigure("release, nothing changed (go tool mage release)", "s", warmTarget, errWarm))
 	default:
-		s.Add(bench.Figure{Name: "release, nothing changed", Value: relWarm.Seconds(), Unit: "s", Target: warmTarget})
+		s.Add(bench.Figure{Name: "release, nothing changed (go tool mage release)", Value: relWarm.Seconds(), Unit: "s", Target: warmTarget})
 		if errFloorWarm == nil {
-			s.Add(bench.Figure{Name: "warm release / warm floor", Value: bench.Ratio(relWarm.Seconds(), floorWarm.Seconds()), Unit: "x"})
+			s.Add(bench.Figure{Name: "nothing-changed release / warm floor", Value: bench.Ratio(relWarm.Seconds(), floorWarm.Seconds()), Unit: "x"})
+		}
+		if !strings.Contains(tlWarm.Text(), "is up to date") {
+			s.Notef("The release with nothing changed did not find dist/ up to date: it rebuilt.")
 		}
 	}
 	if errCold == nil {
@@ -269,7 +284,7 @@ func (c *config) releasePart(ctx context.Context, r *bench.Report) string {
 		s.Notef("Where the cold release's time goes (arrival of each output line, and the time since the previous one; before the first line: compiling cairn-release with `go run`):\n%s", tail(tlCold.Phases(relCold), 60))
 	}
 	if tlWarm != nil {
-		s.Notef("Where the warm release's time goes:\n%s", tail(tlWarm.Phases(relWarm), 60))
+		s.Notef("Where the release with nothing changed spends its time (before the line: go tool mage starting, mage compiling its binary from the warm GOCACHE, git, hashing the module tree and every dist/ file):\n%s", tail(tlWarm.Phases(relWarm), 60))
 	}
 	return floorBin
 }
@@ -398,7 +413,7 @@ func (c *config) assemblePart(ctx context.Context, r *bench.Report, binDir strin
 	if binDir == "" {
 		binDir = filepath.Join(c.work, "assemble-bin")
 		p := &bench.Pipeline{Source: c.dir, Work: filepath.Join(c.work, "assemble"), GOROOT: c.goroot,
-			Version: c.version, Commit: c.commit, Epoch: c.epoch, Pass: passEnv()}
+			Version: c.version, Commit: c.commit, Pass: passEnv()}
 		logf("building the binaries to assemble")
 		err := p.Copy(ctx)
 		if err == nil {
