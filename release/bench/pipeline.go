@@ -160,7 +160,7 @@ func (p *Pipeline) Release(ctx context.Context, gocache, cache string) (time.Dur
 	// As release/targets' assemblerEnv: the assembler compiled for the host, statically,
 	// by the pinned toolchain only, with the module graph read only.
 	cmd.Env = append(withCache(p.Pass, gocache), "CGO_ENABLED=0", "GOTOOLCHAIN=local",
-		"GOFLAGS=-mod=readonly", "GOWORK=off", "GOEXPERIMENT=", "GODEBUG=")
+		"GOFLAGS=-mod=readonly -trimpath", "GOWORK=off", "GOEXPERIMENT=", "GODEBUG=")
 	return p.timed(cmd)
 }
 

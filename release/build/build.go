@@ -16,11 +16,13 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"github.com/cairn-iot/cairn/images"
 )
@@ -142,8 +144,8 @@ type Binary struct {
 	SHA256   string // hex
 }
 
-// Build builds every package for every target, in order, and returns the binaries in that
-// order (targets outer, packages inner).
+// Build builds every package for every target and returns the binaries in order (targets
+// outer, packages inner). The targets build concurrently, each one package at a time.
 func Build(ctx context.Context, o Options) ([]Binary, error) {
 	if o.GOROOT == "" {
 		return nil, fmt.Errorf("no GOROOT given: want the pinned toolchain's (lock.Toolchain)")
@@ -160,56 +162,90 @@ func Build(ctx context.Context, o Options) ([]Binary, error) {
 		return nil, fmt.Errorf("version %q, commit %q: want no spaces or quotes (they go into -ldflags)", o.Version, o.Commit)
 	}
 	goBin := filepath.Join(o.GOROOT, "bin", "go")
+	// The targets build side by side, each its packages one at a time: a go build links on
+	// one core, so one target per core keeps both busy, and the binaries are the same bytes
+	// whatever runs beside them. The first error cancels the other target.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	results := make([][]Binary, len(targets))
+	errs := make([]error, len(targets))
+	var wg sync.WaitGroup
+	for i, t := range targets {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i], errs[i] = o.buildTarget(ctx, run, goBin, t)
+			if errs[i] != nil {
+				cancel()
+			}
+		}()
+	}
+	wg.Wait()
 	var bins []Binary
-	for _, t := range targets {
-		dir := filepath.Join(o.OutDir, t.Platform.Dir())
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return nil, fmt.Errorf("creating %s: %w", dir, err)
+	for i := range targets {
+		if errs[i] != nil && !errors.Is(errs[i], context.Canceled) {
+			return nil, errs[i]
 		}
-		env := Env(t, o.Pass)
-		var keys map[string]string
-		if o.Cache != nil {
-			list := o.List
-			if list == nil {
-				list = ExecList
+	}
+	for i := range targets {
+		if errs[i] != nil {
+			return nil, errs[i]
+		}
+		bins = append(bins, results[i]...)
+	}
+	return bins, nil
+}
+
+// buildTarget builds every package for t, in order.
+func (o Options) buildTarget(ctx context.Context, run Runner, goBin string, t Target) ([]Binary, error) {
+	dir := filepath.Join(o.OutDir, t.Platform.Dir())
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("creating %s: %w", dir, err)
+	}
+	env := Env(t, o.Pass)
+	var keys map[string]string
+	if o.Cache != nil {
+		list := o.List
+		if list == nil {
+			list = ExecList
+		}
+		var err error
+		if keys, err = linkKeys(ctx, list, o, t, env); err != nil {
+			return nil, fmt.Errorf("computing link keys for %s: %w", t.Platform, err)
+		}
+	}
+	var bins []Binary
+	for _, p := range o.Packages {
+		out := filepath.Join(dir, p.Name)
+		var b []byte
+		hit := false
+		if key := keys[p.Path]; key != "" {
+			var err error
+			if b, hit, err = o.Cache.Get(key); err != nil {
+				return nil, err
+			}
+			if hit {
+				if err := os.WriteFile(out, b, 0o755); err != nil {
+					return nil, fmt.Errorf("writing %s: %w", out, err)
+				}
+			}
+		}
+		if !hit {
+			if err := run(ctx, o.ModuleDir, goBin, Args(o.Version, o.Commit, out, p.Path), env); err != nil {
+				return nil, fmt.Errorf("building %s for %s: %w", p.Path, t.Platform, err)
 			}
 			var err error
-			if keys, err = linkKeys(ctx, list, o, t, env); err != nil {
-				return nil, fmt.Errorf("computing link keys for %s: %w", t.Platform, err)
+			if b, err = os.ReadFile(out); err != nil {
+				return nil, fmt.Errorf("reading built %s: %w", out, err)
 			}
-		}
-		for _, p := range o.Packages {
-			out := filepath.Join(dir, p.Name)
-			var b []byte
-			hit := false
 			if key := keys[p.Path]; key != "" {
-				var err error
-				if b, hit, err = o.Cache.Get(key); err != nil {
+				if err := o.Cache.Put(key, b); err != nil {
 					return nil, err
 				}
-				if hit {
-					if err := os.WriteFile(out, b, 0o755); err != nil {
-						return nil, fmt.Errorf("writing %s: %w", out, err)
-					}
-				}
 			}
-			if !hit {
-				if err := run(ctx, o.ModuleDir, goBin, Args(o.Version, o.Commit, out, p.Path), env); err != nil {
-					return nil, fmt.Errorf("building %s for %s: %w", p.Path, t.Platform, err)
-				}
-				var err error
-				if b, err = os.ReadFile(out); err != nil {
-					return nil, fmt.Errorf("reading built %s: %w", out, err)
-				}
-				if key := keys[p.Path]; key != "" {
-					if err := o.Cache.Put(key, b); err != nil {
-						return nil, err
-					}
-				}
-			}
-			sum := sha256.Sum256(b)
-			bins = append(bins, Binary{Name: p.Name, Platform: t.Platform, Path: out, SHA256: hex.EncodeToString(sum[:])})
 		}
+		sum := sha256.Sum256(b)
+		bins = append(bins, Binary{Name: p.Name, Platform: t.Platform, Path: out, SHA256: hex.EncodeToString(sum[:])})
 	}
 	return bins, nil
 }

@@ -67,6 +67,11 @@ type Config struct {
 	// Signer signs checksums.txt (an ECDSA P-256 key, the release's cosign key).
 	Signer crypto.Signer
 
+	// Prebuilt, if set, makes goreleaser package the release's binaries (see Prebuilt)
+	// instead of building its own; nil lets goreleaser build them with the pinned go, and
+	// the step compares them with BinDir.
+	Prebuilt *Prebuilt
+
 	// Tool is the command that runs goreleaser; by default
 	// <GOROOT>/bin/go tool -modfile=<ModuleDir>/lock/tools.mod goreleaser.
 	Tool []string
@@ -143,6 +148,11 @@ func Env(c Config, extra ...string) []string {
 		if v, ok := lookup(k); ok {
 			env[k] = v
 		}
+	}
+	if c.Prebuilt != nil {
+		b, _ := json.Marshal(c.Prebuilt)
+		env["CAIRN_GO"] = c.Prebuilt.Shim
+		env[PrebuiltEnv] = string(b)
 	}
 	// The pinned toolchain first on PATH: a `go` that goreleaser runs by name (the signs
 	// command, which goreleaser does not template) is the pinned one.

@@ -378,7 +378,7 @@ func TestStepSkipsOtherServices(t *testing.T) {
 	var log bytes.Buffer
 	dir := t.TempDir()
 	s := &release.Stage{Dir: dir, Log: &log, Services: []release.Service{{Name: "hello", Package: "./hello"}}}
-	if err := Step(signstep.Keys{}, func(string) string { return "" }, "")(context.Background(), s); err != nil {
+	if err := Step(signstep.Keys{}, func(string) string { return "" }, StepOptions{})(context.Background(), s); err != nil {
 		t.Fatalf("Step(other services) = %v, want nil", err)
 	}
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {

@@ -12,14 +12,12 @@ import (
 // Step returns the release step that writes dist/goreleaser: Snapshot of the staged release
 // (its dist/bin, version, commit, epoch and pinned toolchain), checksums.txt signed with the
 // release key (keys, the same COSIGN_KEY/COSIGN_PASSWORD or development key as the image
-// signatures). getenv is the process environment, read only for Passthrough. toolCache, if
-// not empty, is the directory of Tool's content-addressed goreleaser builds; empty runs
-// goreleaser with `go tool -modfile=lock/tools.mod` (built in GOCACHE).
+// signatures). getenv is the process environment, read only for Passthrough.
 //
 // .goreleaser.yaml describes Cairn's own services (release.Services). A release of other
 // services (a fixture module, `cairn-release -services`) has no archives or packages to make:
 // the step says so in the log and writes nothing.
-func Step(keys signstep.Keys, getenv func(string) string, toolCache string) release.Step {
+func Step(keys signstep.Keys, getenv func(string) string, opts StepOptions) release.Step {
 	return func(ctx context.Context, s *release.Stage) error {
 		logf := func(format string, args ...any) { fmt.Fprintf(s.Log, format+"\n", args...) }
 		if !sameServices(s.Services, release.Services) {
@@ -44,12 +42,18 @@ func Step(keys signstep.Keys, getenv func(string) string, toolCache string) rele
 				return v, v != ""
 			},
 		}
-		if toolCache != "" {
-			bin, err := Tool(ctx, s.GOROOT, s.ModuleDir, toolCache, passthroughEnv(c.LookupEnv), logf)
+		if opts.ToolCache != "" {
+			bin, err := Tool(ctx, s.GOROOT, s.ModuleDir, opts.ToolCache, passthroughEnv(c.LookupEnv), logf)
 			if err != nil {
 				return err
 			}
 			c.Tool = []string{bin}
+		}
+		if opts.Shim != "" {
+			c.Prebuilt = &Prebuilt{Shim: opts.Shim, BinDir: c.BinDir, Version: s.Version, Commit: s.Commit, Binaries: map[string]string{}}
+			for _, svc := range s.Services {
+				c.Prebuilt.Binaries[svc.Package] = svc.Name
+			}
 		}
 		logf("goreleaser: snapshot of %s into dist/goreleaser (archives, .debs, signed checksums)", s.Version)
 		arts, err := Snapshot(ctx, c)
@@ -61,6 +65,17 @@ func Step(keys signstep.Keys, getenv func(string) string, toolCache string) rele
 		}
 		return nil
 	}
+}
+
+// StepOptions are the optional parts of Step.
+type StepOptions struct {
+	// ToolCache, if set, is the directory of Tool's content-addressed goreleaser builds;
+	// empty runs goreleaser with `go tool -modfile=lock/tools.mod` (built in GOCACHE).
+	ToolCache string
+	// Shim, if set, is a program that runs ServePrebuilt when PrebuiltEnv is set
+	// (cairn-release itself): goreleaser then packages the release's binaries (Prebuilt).
+	// Empty lets goreleaser build its own, compared with dist/bin afterwards.
+	Shim string
 }
 
 // passthroughEnv is the Passthrough variables of lookup, as KEY=value.

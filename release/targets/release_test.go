@@ -11,7 +11,7 @@ func TestAssemblerEnv(t *testing.T) {
 	in := []string{"PATH=/bin", "GOOS=windows", "GOFLAGS=-mod=mod", "COSIGN_KEY=k", "SOURCE_DATE_EPOCH=5", "GOTOOLCHAIN=auto"}
 	got := assemblerEnv(in)
 	want := []string{"PATH=/bin", "COSIGN_KEY=k", "SOURCE_DATE_EPOCH=5",
-		"CGO_ENABLED=0", "GOTOOLCHAIN=local", "GOFLAGS=-mod=readonly", "GOWORK=off", "GOEXPERIMENT=", "GODEBUG="}
+		"CGO_ENABLED=0", "GOTOOLCHAIN=local", "GOFLAGS=-mod=readonly -trimpath", "GOWORK=off", "GOEXPERIMENT=", "GODEBUG="}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("assemblerEnv (-want +got):\n%s", diff)
 	}

@@ -498,9 +498,22 @@ func TestPublishDryRunSignsTheSameChecksums(t *testing.T) {
 }
 
 // The release step, as `go tool mage release` runs it: the staged dist/bin, the pinned
-// toolchain, and the release key from COSIGN_KEY/COSIGN_PASSWORD.
+// toolchain, the release key from COSIGN_KEY/COSIGN_PASSWORD, goreleaser from the tool cache,
+// and cairn-release as goreleaser's go, handing it the staged binaries (goreleaser.Prebuilt):
+// the checksums must be those of a snapshot where goreleaser built the binaries itself.
 func TestStepWritesDistGoreleaser(t *testing.T) {
 	f := setup(t)
+	shim := filepath.Join(t.TempDir(), "cairn-release")
+	build := exec.Command(filepath.Join(f.goroot, "bin", "go"), "build", "-o", shim, "./release/cmd/cairn-release")
+	build.Dir = repoRoot(t)
+	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOTOOLCHAIN=local", "GOFLAGS=-mod=readonly")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building cairn-release: %v\n%s", err, out)
+	}
+	userCache, err := os.UserCacheDir()
+	if err != nil {
+		t.Fatal(err)
+	}
 	stage := t.TempDir()
 	for _, p := range []string{"linux_amd64", "linux_arm_v7"} {
 		if err := os.MkdirAll(filepath.Join(stage, "bin", p), 0o755); err != nil {
@@ -519,16 +532,52 @@ func TestStepWritesDistGoreleaser(t *testing.T) {
 	var log bytes.Buffer
 	s := &release.Stage{Dir: stage, ModuleDir: f.repo, GOROOT: f.goroot, Epoch: epoch,
 		Version: version, Commit: f.commit, Services: release.Services, Log: &log}
-	step := goreleaser.Step(signstep.Keys{KeyFile: keyFile, Password: "pw"}, os.Getenv, "")
+	step := goreleaser.Step(signstep.Keys{KeyFile: keyFile, Password: "pw"}, os.Getenv,
+		goreleaser.StepOptions{ToolCache: filepath.Join(userCache, "cairn", "tools"), Shim: shim})
 	if err := step(context.Background(), s); err != nil {
 		t.Fatalf("goreleaser step: %v\nlog:\n%s", err, log.String())
 	}
 	out := filepath.Join(stage, "goreleaser")
+	if !strings.Contains(log.String(), "goreleaser: snapshot") {
+		t.Errorf("step log %q, want the snapshot line", log.String())
+	}
 	if got, want := read(t, filepath.Join(out, "checksums.txt")), read(t, filepath.Join(f.out1, "checksums.txt")); !bytes.Equal(got, want) {
 		t.Errorf("the step's checksums.txt differs from Snapshot's:\nstep:\n%s\nsnapshot:\n%s", got, want)
 	}
 	if err := verifyBlob(f, repoRoot(t), out); err != nil {
 		t.Errorf("cosign verify-blob of the step's checksums.txt: %v", err)
+	}
+
+	// The archives hold the staged binaries, not goreleaser's own build of the tree: with one
+	// staged binary changed, its archive changes and nothing fails.
+	marked := filepath.Join(stage, "bin", "linux_amd64", "cairn")
+	write(t, marked, append(read(t, marked), []byte("staged")...))
+	if err := os.RemoveAll(out); err != nil {
+		t.Fatal(err)
+	}
+	log.Reset()
+	if err := step(context.Background(), s); err != nil {
+		t.Fatalf("goreleaser step with a changed staged binary: %v\nlog:\n%s", err, log.String())
+	}
+	sums, err := goreleaser.ParseChecksums(read(t, filepath.Join(out, "checksums.txt")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, _ := goreleaser.ParseChecksums(read(t, filepath.Join(f.out1, "checksums.txt")))
+	changed := map[string]bool{}
+	for i, a := range sums {
+		if a != before[i] {
+			changed[a.Name] = true
+		}
+	}
+	want := map[string]bool{"cairn_" + goreleaser.PackageVersion(version) + "_linux_amd64.tar.gz": true}
+	for name := range changed {
+		if strings.HasSuffix(name, "_amd64.deb") {
+			want[name] = true // the .deb holds the all-in-one too
+		}
+	}
+	if !changed["cairn_"+goreleaser.PackageVersion(version)+"_linux_amd64.tar.gz"] || len(changed) != len(want) {
+		t.Errorf("with dist/bin/linux_amd64/cairn changed, the artifacts that changed are %v; want the amd64 archive (and the amd64 .deb)", changed)
 	}
 }
 

@@ -69,11 +69,16 @@ import (
 	"github.com/cairn-iot/cairn/release"
 	"github.com/cairn-iot/cairn/release/build"
 	"github.com/cairn-iot/cairn/release/evidence"
+	"github.com/cairn-iot/cairn/release/goreleaser"
 	"github.com/cairn-iot/cairn/release/signstep"
 	"github.com/cairn-iot/cairn/release/source"
 )
 
 func main() {
+	if os.Getenv(goreleaser.PrebuiltEnv) != "" {
+		// goreleaser running this program as its go (see goreleaser.Prebuilt).
+		os.Exit(goreleaser.ServePrebuilt(os.Args[1:], os.Getenv, os.Stderr))
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:])
 	stop()

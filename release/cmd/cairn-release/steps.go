@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+	"os"
 	"path/filepath"
 
 	"github.com/cairn-iot/cairn/release"
@@ -18,10 +20,16 @@ import (
 func steps(getenv func(string) string, cacheDir string) ([]release.Step, error) {
 	var s []release.Step
 	s = append(s, signstep.Step(signstep.KeysFromEnv(getenv)))
-	toolCache := ""
+	var opts goreleaser.StepOptions
 	if cacheDir != "" && cacheDir != "none" {
-		toolCache = filepath.Join(cacheDir, "tools")
+		opts.ToolCache = filepath.Join(cacheDir, "tools")
 	}
-	s = append(s, goreleaser.Step(signstep.KeysFromEnv(getenv), getenv, toolCache))
+	// goreleaser packages the binaries this release built: its go is this program.
+	self, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("finding cairn-release itself (goreleaser's go): %w", err)
+	}
+	opts.Shim = self
+	s = append(s, goreleaser.Step(signstep.KeysFromEnv(getenv), getenv, opts))
 	return s, nil
 }
