@@ -90,7 +90,7 @@ func (k *acker) send(m *messagingv1.Message, id uint16, qos byte) {
 	k.queue = append(k.queue, pending{id: id, qos: qos, channel: m.GetChannel(), sent: time.Now()})
 	k.mu.Unlock()
 	if err := k.a.pub.Send(m, k.inbox+strconv.FormatUint(token, 10)); err != nil {
-		k.resolve(token, err)
+		k.resolve(token, err, true)
 	}
 }
 
@@ -100,15 +100,20 @@ func (k *acker) handle(msg *nats.Msg) {
 	if err != nil {
 		return
 	}
+	// While more acknowledgements wait in the subscription, the PUBACKs are written with
+	// theirs: one write for all that are ready. (The count includes this message until
+	// the handler returns.)
+	pending, _, _ := k.sub.Pending()
+	more := pending - 1
 	if messages.IsNoResponders(msg) {
-		k.resolve(token, jetstream.ErrNoStreamResponse)
+		k.resolve(token, jetstream.ErrNoStreamResponse, more <= 0)
 		return
 	}
 	ack, err := messages.DecodeAck(msg.Data)
 	if err == nil {
 		err = messages.CheckAck(ack)
 	}
-	k.resolve(token, err)
+	k.resolve(token, err, more <= 0)
 }
 
 // expire refuses the oldest publish if the stream has not answered it within the adapter's
@@ -121,13 +126,13 @@ func (k *acker) expire(now time.Time) {
 	}
 	k.mu.Unlock()
 	if token != 0 {
-		k.resolve(token, fmt.Errorf("no acknowledgement from stream %s within %v", messages.Stream, k.a.timeout))
+		k.resolve(token, fmt.Errorf("no acknowledgement from stream %s within %v", messages.Stream, k.a.timeout), true)
 	}
 }
 
 // resolve records the outcome of publish token and answers every finished publish at the
-// head of the queue.
-func (k *acker) resolve(token uint64, err error) {
+// head of the queue; the PUBACKs are written now if flush is set, else with a later call's.
+func (k *acker) resolve(token uint64, err error, flush bool) {
 	k.wmu.Lock()
 	defer k.wmu.Unlock()
 	k.mu.Lock()
@@ -151,7 +156,9 @@ func (k *acker) resolve(token uint64, err error) {
 		<-k.slots
 		k.answer(p)
 	}
-	k.flush()
+	if flush {
+		k.flush()
+	}
 }
 
 // answer answers one finished publish: a PUBACK (QoS 1) is queued in k.acks; a refusal is
