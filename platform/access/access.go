@@ -1,6 +1,9 @@
 // Package access asks the things service, over the bus, whether a thing key or a user token
 // grants an action on a channel (request-reply on bus.AccessSubject with the protobuf
-// messages of proto/cairn/things/v1). Adapters and the messages reader use Ask.
+// messages of proto/cairn/things/v1). Adapters and the messages reader use Ask; the HTTP
+// and MQTT adapters ask through a Cache, which keeps thing-key answers until a things event
+// changes them (at most GrantTTL for a grant and RefusalTTL for a refusal if an event is
+// lost; see Cache for the staleness bound).
 package access
 
 import (
