@@ -189,6 +189,9 @@ func logRequests(log *slog.Logger, h http.Handler) http.Handler {
 		if r.URL.Path == "/health" {
 			level = slog.LevelDebug
 		}
+		if !log.Enabled(r.Context(), level) {
+			return // not even the attributes: this runs for every message published over HTTP
+		}
 		log.Log(r.Context(), level, "request", "method", r.Method, "path", r.URL.Path, "status", sw.status,
 			"duration_ms", time.Since(start).Milliseconds(), "remote", r.RemoteAddr)
 	})
