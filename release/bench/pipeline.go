@@ -69,7 +69,7 @@ func withCache(pass []string, dir string) []string {
 }
 
 // Floor builds every service for both platforms into outDir exactly as a release does
-// (package build: the same command, flags and environment, one go build at a time), with
+// (package build: the same command, flags and environment, the platforms side by side), with
 // GOCACHE=gocache, and returns how long it took.
 func (p *Pipeline) Floor(ctx context.Context, outDir, gocache string) (time.Duration, error) {
 	pkgs := make([]build.Package, len(release.Services))

@@ -202,10 +202,10 @@ func errFigure(name, unit string, t *bench.Target, err error) bench.Figure {
 // directory (the real binaries for the assembly part), "" if it could not build them.
 func (c *config) releasePart(ctx context.Context, r *bench.Report) string {
 	s := r.Section("Release pipeline")
-	s.Notef("In a local git clone of %s. Cold = `cairn-release -mode release` (what `go tool mage release` runs) with an empty GOCACHE and an empty layer and binary cache; kept, as for the floor: the module cache, the unpacked toolchain, and the tool cache (goreleaser built once per lock/tools.sum, the modules' nix hash by go.sum), which like the toolchain are derived from pinned inputs only. Nothing changed = `go tool mage release` again, timed from the command to its exit, after an untimed `go tool mage -l` has compiled mage into the (then warm) GOCACHE. The floor is the bare `go build` of the same %d binaries (package release/build: same toolchain, flags, environment, one at a time), cold with an empty GOCACHE of its own, warm with it filled. Order: floor cold, release cold, release with nothing changed, floor warm.", c.commit, 2*len(release.Services))
+	s.Notef("In a local git clone of %s. Cold = `cairn-release -mode release` (what `go tool mage release` runs) with an empty GOCACHE and an empty layer and binary cache; kept, as for the floor: the module cache, the unpacked toolchain, and the tool cache (goreleaser built once per lock/tools.sum, the modules' nix hash by go.sum), which like the toolchain are derived from pinned inputs only. Nothing changed = `go tool mage release` again, timed from the command to its exit, after an untimed `go tool mage -l` has compiled mage into the (then warm) GOCACHE. The floor is the bare `go build` of the same %d binaries (package release/build, as the release builds them: same toolchain, flags and environment, the two platforms side by side, one binary at a time each), cold with an empty GOCACHE of its own, warm with it filled. Order: floor cold, release cold, release with nothing changed, floor warm.", c.commit, 2*len(release.Services))
 	coldTarget := &bench.Target{Op: "<=", Value: 1.15}
 	warmTarget := &bench.Target{Op: "<", Value: 2}
-	p := &bench.Pipeline{Source: c.dir, Work: c.work, GOROOT: c.goroot, Pass: passEnv(), Log: os.Stderr}
+	p := &bench.Pipeline{Source: c.dir, Work: c.work, GOROOT: c.goroot, Commit: c.commit, Pass: passEnv(), Log: os.Stderr}
 	logf("copying %s", c.commit)
 	if err := p.Copy(ctx); err != nil {
 		s.Add(errFigure("cold release / floor", "x", coldTarget, err))
