@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 
 	"github.com/cairn-iot/cairn/release"
+	"github.com/cairn-iot/cairn/release/build"
 	"github.com/cairn-iot/cairn/release/signstep"
 )
 
@@ -43,7 +44,7 @@ func Step(keys signstep.Keys, getenv func(string) string, opts StepOptions) rele
 			},
 		}
 		if opts.ToolCache != "" {
-			bin, err := Tool(ctx, s.GOROOT, s.ModuleDir, opts.ToolCache, passthroughEnv(c.LookupEnv), logf)
+			bin, err := Tool(ctx, s.GOROOT, s.ModuleDir, opts.ToolCache, build.PassthroughEnv(c.LookupEnv), logf)
 			if err != nil {
 				return err
 			}
@@ -76,17 +77,6 @@ type StepOptions struct {
 	// (cairn-release itself): goreleaser then packages the release's binaries (Prebuilt).
 	// Empty lets goreleaser build its own, compared with dist/bin afterwards.
 	Shim string
-}
-
-// passthroughEnv is the Passthrough variables of lookup, as KEY=value.
-func passthroughEnv(lookup func(string) (string, bool)) []string {
-	var env []string
-	for _, k := range Passthrough {
-		if v, ok := lookup(k); ok {
-			env = append(env, k+"="+v)
-		}
-	}
-	return env
 }
 
 // sameServices reports whether a and b name the same binaries built from the same packages,
