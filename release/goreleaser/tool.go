@@ -41,7 +41,8 @@ func Tool(ctx context.Context, goroot, moduleDir, cacheDir string, env []string,
 	}
 	modfile := filepath.Join(moduleDir, ToolsModfile)
 	sumfile := strings.TrimSuffix(modfile, ".mod") + ".sum"
-	buildArgs := []string{"build", "-modfile=" + modfile, "-o"}
+	// The key names the modfile by its place in the module, so every checkout shares it.
+	buildArgs := []string{"build", "-modfile=" + ToolsModfile, "-o"}
 	h := sha256.New()
 	for _, f := range []string{modfile, sumfile} {
 		b, err := os.ReadFile(f)
@@ -86,7 +87,7 @@ func Tool(ctx context.Context, goroot, moduleDir, cacheDir string, env []string,
 		return "", fmt.Errorf("goreleaser: creating the tool cache: %w", err)
 	}
 	defer os.RemoveAll(tmp)
-	args := append(append([]string{}, buildArgs...), filepath.Join(tmp, "goreleaser"), ToolPackage)
+	args := []string{"build", "-modfile=" + modfile, "-o", filepath.Join(tmp, "goreleaser"), ToolPackage}
 	if out, err := runGo(ctx, moduleDir, gobin, env, args...); err != nil {
 		return "", fmt.Errorf("goreleaser: building %s: %w: %s", ToolPackage, err, tail(out, 4000))
 	}

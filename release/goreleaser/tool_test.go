@@ -66,6 +66,13 @@ func TestToolIsBuiltOnceAndCheckedOnReuse(t *testing.T) {
 	if n := countCalls(t, calls); n != 2 {
 		t.Errorf("a cache hit ran go (%d calls in all), want none", n)
 	}
+	// Another checkout with the same tools files shares the entry.
+	if other, err := Tool(ctx, goroot, toolModule(t), cache, nil, logf); err != nil || other != bin {
+		t.Errorf("Tool from another checkout = %s, %v; want the shared %s", other, err, bin)
+	}
+	if n := countCalls(t, calls); n != 2 {
+		t.Errorf("another checkout ran go (%d calls in all), want none", n)
+	}
 	// A damaged binary is rebuilt, not used.
 	os.WriteFile(bin, []byte("tampered"), 0o755)
 	if _, err := Tool(ctx, goroot, mod, cache, nil, logf); err != nil {
