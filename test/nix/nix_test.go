@@ -52,6 +52,32 @@ func run(t *testing.T, dir string, mayFail bool, name string, args ...string) (s
 	return out.String(), err
 }
 
+// upToDate runs `go tool mage images` twice more in src: with nothing changed it must do
+// nothing (dist/inputs.json, release.UpToDate), and after a dist/ file is tampered with it
+// must rebuild and restore the file.
+func upToDate(t *testing.T, src, dist string) {
+	t.Helper()
+	t.Log("go tool mage images, nothing changed")
+	if out, _ := run(t, src, false, "go", "tool", "mage", "images"); !strings.Contains(out, "is up to date") || strings.Contains(out, "building ") {
+		t.Errorf("mage images with nothing changed:\n%s\nwant 'is up to date' and no build", out)
+	}
+	victim := filepath.Join(dist, "bin", "linux_arm_v7", "users")
+	orig, err := os.ReadFile(victim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(victim, append(append([]byte{}, orig...), 0), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Log("go tool mage images, a dist/ file tampered with")
+	if out, _ := run(t, src, false, "go", "tool", "mage", "images"); !strings.Contains(out, "dist/bin/linux_arm_v7/users was changed after the release") {
+		t.Errorf("mage images after tampering:\n%s\nwant it to name the changed file and rebuild", out)
+	}
+	if got, _ := os.ReadFile(victim); !bytes.Equal(got, orig) {
+		t.Errorf("after the rebuild dist/bin/linux_arm_v7/users is not the released binary again")
+	}
+}
+
 func TestNixBuildEqualsMageRelease(t *testing.T) {
 	nix := testenv.LookPath(t, "nix", "nix-bin")
 	git := testenv.LookPath(t, "git", "git")
@@ -69,6 +95,7 @@ func TestNixBuildEqualsMageRelease(t *testing.T) {
 	if len(rec.Images) == 0 {
 		t.Fatalf("mage images recorded no images: %+v", rec)
 	}
+	upToDate(t, src, dist)
 
 	t.Log("go tool mage verify:nix (nix build .#release, cold)")
 	out, err := run(t, src, true, "go", "tool", "mage", "verify:nix")
