@@ -21,10 +21,12 @@
 //     session has a subscription (started before the first SUBACK, stopped within 10 s of
 //     the last subscription's end).
 //
+//     Retained messages are not supported (the retain flag is ignored).
+//
 //   - QoS 0 and 1 publishes are sent to JetStream without waiting, up to 256 per connection
-//     in flight; each PUBACK is sent, in the order of the PUBLISHes, once the stream has
-//     acknowledged the message. QoS 2 publishes are stored before the broker's PUBREC. Retained messages are not supported
-//     (the retain flag is ignored).
+//     in flight (see acker); each PUBACK is sent, in the order of the PUBLISHes, once the
+//     stream has acknowledged the message. QoS 2 publishes are stored before the broker's
+//     PUBREC.
 //
 //   - CONNECT and DISCONNECT of an authenticated thing append events to events.mqtt with the
 //     fields thing_id, timestamp (Unix nanoseconds), event_type (connect, disconnect) and
@@ -181,7 +183,7 @@ func New(auth messages.Authorizer, js jetstream.JetStream, opts ...Option) (*Ada
 }
 
 // Start follows the things events and serves MQTT on ln until Close. It returns once both
-// are running. Deliveries from the bus start with the first subscription (see delivery).
+// are running. Deliveries from the bus start with the first subscription (startDelivery).
 func (a *Adapter) Start(ctx context.Context, ln net.Listener) error {
 	evs, err := a.js.OrderedConsumer(ctx, bus.EventsStream, jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{events.ThingsSubject},

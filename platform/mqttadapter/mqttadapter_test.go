@@ -542,7 +542,7 @@ func TestPublishNotAnswered(t *testing.T) {
 	}
 	defer c.Disconnect(0)
 	tok := c.Publish("channels/"+mt.Channel1+"/messages", 1, false, "unanswered")
-	<-got // sent to the bus, and unanswered
+	<-got                               // sent to the bus, and unanswered
 	mqttadapter.ExpireAt(a, time.Now()) // not yet expired: nothing happens
 	if tok.WaitTimeout(0) || !c.IsConnectionOpen() {
 		t.Fatalf("PUBLISH answered (%v) or connection closed before the timeout", tok.Error())
