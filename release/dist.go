@@ -58,11 +58,8 @@ func newStaging(dist string) (string, error) {
 	if err := os.MkdirAll(parent, 0o755); err != nil {
 		return "", fmt.Errorf("creating %s: %w", parent, err)
 	}
-	old, _ := filepath.Glob(filepath.Join(parent, stagingPrefix(dist)+"*"))
-	for _, o := range old {
-		if err := os.RemoveAll(o); err != nil {
-			return "", fmt.Errorf("removing stale staging dir: %w", err)
-		}
+	if err := removeStaging(dist); err != nil {
+		return "", err
 	}
 	dir, err := os.MkdirTemp(parent, stagingPrefix(dist))
 	if err != nil {
@@ -76,6 +73,37 @@ func newStaging(dist string) (string, error) {
 
 // BenchDir is dist/bench, where `go tool mage bench` writes its report. A release keeps it.
 const BenchDir = "bench"
+
+// removeStaging removes the staging directories next to dist; the caller holds dist's lock,
+// so they are what killed releases left.
+func removeStaging(dist string) error {
+	old, _ := filepath.Glob(filepath.Join(filepath.Dir(dist), stagingPrefix(dist)+"*"))
+	for _, o := range old {
+		if err := os.RemoveAll(o); err != nil {
+			return fmt.Errorf("removing stale staging dir: %w", err)
+		}
+	}
+	return nil
+}
+
+// tidyStaging removes what killed releases left next to dist when no release is running (a
+// release that holds dist's lock owns its staging directory, and is left alone). A release
+// that finds dist/ up to date calls it, as a release that builds cleans up in newStaging.
+func tidyStaging(dist string) error {
+	f, err := os.OpenFile(lockPath(dist), os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return fmt.Errorf("opening release lock: %w", err)
+	}
+	defer f.Close()
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return nil
+		}
+		return fmt.Errorf("locking %s: %w", lockPath(dist), err)
+	}
+	defer unix.Flock(int(f.Fd()), unix.LOCK_UN)
+	return removeStaging(dist)
+}
 
 // swapIn makes staging the new dist atomically: with an existing dist, renameat2
 // RENAME_EXCHANGE swaps the two names in one step (readers see the old or the new dist,

@@ -138,7 +138,7 @@ func Run(ctx context.Context, o Options) (*Record, error) {
 		}
 		if f.Fresh {
 			logf("%s", f.Summary(o.Version, o.Commit, o.DistDir))
-			return f.Record, nil
+			return f.Record, tidyStaging(o.DistDir)
 		}
 		logf("release %s: %s", o.Version, f.Reason)
 	}

@@ -209,3 +209,29 @@ func TestTreeChangedDuringReleaseWritesNoFingerprint(t *testing.T) {
 		t.Errorf("UpToDate = %+v, %v; want not fresh", f, err)
 	}
 }
+
+func TestUpToDateReleaseRemovesKilledStaging(t *testing.T) {
+	o := freshFixture(t)
+	stale := filepath.Join(o.ModuleDir, "dist.staging-123")
+	if err := os.MkdirAll(filepath.Join(stale, "bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// While another release holds the lock, its staging directory is its own.
+	unlock, err := lockDist(filepath.Join(o.ModuleDir, "dist"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Run(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); err != nil {
+		t.Errorf("an up-to-date release removed %s while another release held the lock: %v", stale, err)
+	}
+	unlock()
+	if _, err := Run(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Errorf("an up-to-date release left the killed release's %s: %v", stale, err)
+	}
+}
