@@ -52,7 +52,8 @@ func IdempotentID(publisher, channel, key string) string {
 // Publish stores m on the subject Subject(m.Channel, m.Subtopic) with the Nats-Msg-Id id
 // (none if id is empty): retries by clients with the same id are stored once. Publish itself
 // retries, up to 3 times a quarter second apart, only when no stream answered (nothing was
-// stored); without a deadline in ctx it waits PublishTimeout. It returns the stream sequence.
+// stored); without a deadline in ctx it waits at most PublishTimeout for the acknowledgement
+// (and only the retries watch ctx). It returns the stream sequence.
 //
 // It is JetStream's publish (a request whose reply is the stream's acknowledgement) with the
 // acknowledgement decoded by hand: encoding/json's decoding of it, in the jetstream package,
@@ -62,24 +63,25 @@ func (p *Publisher) Publish(ctx context.Context, m *messagingv1.Message, id stri
 	if err != nil {
 		return 0, fmt.Errorf("encoding message: %w", err)
 	}
-	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, PublishTimeout)
-		defer cancel()
-	}
 	msg := &nats.Msg{Subject: Subject(m.GetChannel(), m.GetSubtopic()), Data: data}
 	if id != "" {
 		msg.Header = nats.Header{jetstream.MsgIDHeader: []string{id}}
 	}
 	nc := p.js.Conn()
-	resp, err := nc.RequestMsgWithContext(ctx, msg)
+	request := func() (*nats.Msg, error) { return nc.RequestMsgWithContext(ctx, msg) }
+	if _, ok := ctx.Deadline(); !ok {
+		// No deadline (an HTTP request's context): nats.go's request with a timeout, whose
+		// timers are pooled, rather than a context and a timer per message.
+		request = func() (*nats.Msg, error) { return nc.RequestMsg(msg, PublishTimeout) }
+	}
+	resp, err := request()
 	for r := 0; errors.Is(err, nats.ErrNoResponders) && r < 3; r++ {
 		select {
 		case <-ctx.Done():
 			return 0, fmt.Errorf("publishing message to stream %s: %w", Stream, ctx.Err())
 		case <-time.After(jetstream.DefaultPubRetryWait):
 		}
-		resp, err = nc.RequestMsgWithContext(ctx, msg)
+		resp, err = request()
 	}
 	if errors.Is(err, nats.ErrNoResponders) {
 		err = jetstream.ErrNoStreamResponse
