@@ -214,3 +214,52 @@ func fileSum(path string) ([32]byte, error) {
 	}
 	return sha256.Sum256(b), nil
 }
+
+// Phase is a stretch of a release's timeline.
+type Phase struct {
+	Name     string
+	Duration time.Duration
+}
+
+// phaseStarts are the release's log lines that open each phase, in order, by prefix.
+var phaseStarts = []struct{ prefix, name string }{
+	{"checking lock/", "lock check"},
+	{"building ", "go builds (12 binaries)"},
+	{"image ", "image assembly"},
+	{"signing:", "signatures, SBOM and provenance"},
+	{"goreleaser: building", "goreleaser's own build (tool cache miss)"},
+	{"goreleaser: snapshot", "goreleaser archives and .debs, fingerprint, swap"},
+	{"release ", "exit"},
+}
+
+// Phases splits a release's timeline (total: its run time) at the first line of each phase:
+// before the first, `go run` compiling cairn-release and the up-to-date check. A phase whose
+// line never came (no tool build) is left out; "release " counts only after goreleaser.
+func (t *Timeline) ReleasePhases(total time.Duration) []Phase {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	type mark struct {
+		name string
+		at   time.Duration
+	}
+	marks := []mark{{"compiling cairn-release (go run), up-to-date check", 0}}
+	next := 0
+	for _, l := range t.Lines {
+		for i := next; i < len(phaseStarts); i++ {
+			if strings.HasPrefix(l.Text, phaseStarts[i].prefix) && (phaseStarts[i].prefix != "release " || strings.Contains(l.Text, " written to ")) {
+				marks = append(marks, mark{phaseStarts[i].name, l.At})
+				next = i + 1
+				break
+			}
+		}
+	}
+	var out []Phase
+	for i, m := range marks {
+		end := total
+		if i+1 < len(marks) {
+			end = marks[i+1].at
+		}
+		out = append(out, Phase{Name: m.name, Duration: end - m.at})
+	}
+	return out
+}
