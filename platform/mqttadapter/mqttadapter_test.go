@@ -66,6 +66,20 @@ func connect(addr, clientID, user, pass string) (paho.Client, error) {
 	return c, tok.Error()
 }
 
+// serve starts a on a loopback port, stopped when the test ends, and returns its address.
+func serve(t *testing.T, a *mqttadapter.Adapter) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(context.Background(), ln); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	return ln.Addr().String()
+}
+
 func TestAdapter(t *testing.T) {
 	b := bustest.New(t)
 	clock := time.Unix(1700000000, 0)
@@ -74,15 +88,7 @@ func TestAdapter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Start(context.Background(), ln); err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	addr := ln.Addr().String()
+	addr := serve(t, a)
 	ch1 := "channels/" + mt.Channel1 + "/messages"
 
 	// Refused connections.
@@ -216,17 +222,10 @@ func TestRevocation(t *testing.T) {
 	}
 	applied := make(chan map[string]string, 10)
 	mqttadapter.OnRevoked(a, func(ev map[string]string) { applied <- ev })
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Start(context.Background(), ln); err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
+	addr := serve(t, a)
 
 	lost := make(chan struct{})
-	opts := paho.NewClientOptions().AddBroker("tcp://" + ln.Addr().String()).SetClientID("sub").
+	opts := paho.NewClientOptions().AddBroker("tcp://" + addr).SetClientID("sub").
 		SetUsername(mt.Thing1).SetPassword(mt.Key1).SetAutoReconnect(false).
 		SetConnectionLostHandler(func(paho.Client, error) { close(lost) })
 	sub := paho.NewClient(opts)
@@ -307,15 +306,8 @@ func TestRevocationDropsCachedGrant(t *testing.T) {
 	}
 	applied := make(chan map[string]string, 10)
 	mqttadapter.OnRevoked(a, func(ev map[string]string) { applied <- ev })
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Start(context.Background(), ln); err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	c, err := connect(ln.Addr().String(), "sub", mt.Thing1, mt.Key1)
+	addr := serve(t, a)
+	c, err := connect(addr, "sub", mt.Thing1, mt.Key1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -360,15 +352,8 @@ func TestPipelinedPublishes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Start(context.Background(), ln); err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	c, err := connect(ln.Addr().String(), "pub", mt.Thing1, mt.Key1)
+	addr := serve(t, a)
+	c, err := connect(addr, "pub", mt.Thing1, mt.Key1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -416,16 +401,9 @@ func TestPublishNotStored(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Start(context.Background(), ln); err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
+	addr := serve(t, a)
 	lost := make(chan struct{})
-	opts := paho.NewClientOptions().AddBroker("tcp://" + ln.Addr().String()).SetClientID("pub").
+	opts := paho.NewClientOptions().AddBroker("tcp://" + addr).SetClientID("pub").
 		SetUsername(mt.Thing1).SetPassword(mt.Key1).SetAutoReconnect(false).
 		SetConnectionLostHandler(func(paho.Client, error) { close(lost) })
 	c := paho.NewClient(opts)
@@ -452,18 +430,11 @@ func TestDeliveriesOnlyWhileSubscribed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Start(context.Background(), ln); err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
+	addr := serve(t, a)
 	if mqttadapter.Delivering(a) {
 		t.Errorf("delivering before any subscription")
 	}
-	c, err := connect(ln.Addr().String(), "sub", mt.Thing1, mt.Key1)
+	c, err := connect(addr, "sub", mt.Thing1, mt.Key1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -513,14 +484,7 @@ func TestPublishNotAnswered(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Start(context.Background(), ln); err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
+	addr := serve(t, a)
 	// No stream, but a subscriber that never answers: the publish is neither stored nor
 	// refused by NATS.
 	if err := b.JS.DeleteStream(context.Background(), messages.Stream); err != nil {
@@ -533,7 +497,7 @@ func TestPublishNotAnswered(t *testing.T) {
 	}
 	defer silent.Unsubscribe()
 	lost := make(chan struct{})
-	opts := paho.NewClientOptions().AddBroker("tcp://" + ln.Addr().String()).SetClientID("pub").
+	opts := paho.NewClientOptions().AddBroker("tcp://" + addr).SetClientID("pub").
 		SetUsername(mt.Thing1).SetPassword(mt.Key1).SetAutoReconnect(false).
 		SetConnectionLostHandler(func(paho.Client, error) { close(lost) })
 	c := paho.NewClient(opts)
