@@ -2,13 +2,8 @@ package targets
 
 import (
 	"context"
-	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-
-	"github.com/cairn-iot/cairn/lock"
 )
 
 // Bench measures the release pipeline (cold and warm release against the bare go build,
@@ -20,27 +15,9 @@ import (
 // -http-messages 5000"); see the command's doc. A MISS is a finding, not a failure: the
 // target fails only when the bench cannot run or the report cannot be written.
 func Bench(ctx context.Context) error {
-	dir, err := os.Getwd()
-	if err != nil {
-		return err
-	}
-	l, err := lock.Load(filepath.Join(dir, filepath.FromSlash(lock.File)))
-	if err != nil {
-		return err
-	}
-	goroot, err := lock.Toolchain(ctx, l)
-	if err != nil {
-		return fmt.Errorf("getting the pinned toolchain %s: %w", l.Go.Version, err)
-	}
-	args := benchArgs(goroot, os.Getenv("CAIRN_BENCH_FLAGS"))
-	cmd := exec.CommandContext(ctx, filepath.Join(goroot, "bin", "go"), args...)
-	cmd.Dir = dir
-	cmd.Env = assemblerEnv(os.Environ())
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("cairn-bench: %w", err)
-	}
-	return nil
+	return runPinnedGo(ctx, "cairn-bench", func(goroot string) []string {
+		return benchArgs(goroot, os.Getenv("CAIRN_BENCH_FLAGS"))
+	})
 }
 
 // benchArgs are the arguments of `go` that run the bench with the pinned toolchain, plus

@@ -91,6 +91,15 @@ func Verify(ctx context.Context) error { return cairnRelease(ctx, "verify") }
 // SOURCE_DATE_EPOCH, CAIRN_REQUIRE_CLEAN, COSIGN_*), minus the variables that would change how
 // the assembler itself is compiled, which are set explicitly.
 func cairnRelease(ctx context.Context, args ...string) error {
+	return runPinnedGo(ctx, "cairn-release "+strings.Join(args, " "), func(goroot string) []string {
+		full := append([]string{"run", "./release/cmd/cairn-release"}, args...)
+		return append(full, "-goroot", goroot)
+	})
+}
+
+// runPinnedGo runs `<pinned go> args(goroot)...` in the module root (mage's working
+// directory) with assemblerEnv and mage's standard streams; what names it in an error.
+func runPinnedGo(ctx context.Context, what string, args func(goroot string) []string) error {
 	dir, err := os.Getwd()
 	if err != nil {
 		return err
@@ -103,14 +112,12 @@ func cairnRelease(ctx context.Context, args ...string) error {
 	if err != nil {
 		return fmt.Errorf("getting the pinned toolchain %s: %w", l.Go.Version, err)
 	}
-	full := append([]string{"run", "./release/cmd/cairn-release"}, args...)
-	full = append(full, "-goroot", goroot)
-	cmd := exec.CommandContext(ctx, filepath.Join(goroot, "bin", "go"), full...)
+	cmd := exec.CommandContext(ctx, filepath.Join(goroot, "bin", "go"), args(goroot)...)
 	cmd.Dir = dir
 	cmd.Env = assemblerEnv(os.Environ())
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("cairn-release %s: %w", strings.Join(args, " "), err)
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	return nil
 }
