@@ -57,6 +57,21 @@ func (r *received) all() []string {
 	return append([]string(nil), r.msgs...)
 }
 
+// connectThing1 connects clientID as thing 1 without reconnecting; lost is closed when the
+// server drops the connection.
+func connectThing1(t *testing.T, addr, clientID string) (c paho.Client, lost <-chan struct{}) {
+	t.Helper()
+	ch := make(chan struct{})
+	opts := paho.NewClientOptions().AddBroker("tcp://" + addr).SetClientID(clientID).
+		SetUsername(mt.Thing1).SetPassword(mt.Key1).SetAutoReconnect(false).
+		SetConnectionLostHandler(func(paho.Client, error) { close(ch) })
+	c = paho.NewClient(opts)
+	if tok := c.Connect(); tok.Wait() && tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	return c, ch
+}
+
 func connect(addr, clientID, user, pass string) (paho.Client, error) {
 	opts := paho.NewClientOptions().AddBroker("tcp://" + addr).SetClientID(clientID).
 		SetUsername(user).SetPassword(pass).SetAutoReconnect(false).SetConnectRetry(false)
@@ -224,14 +239,7 @@ func TestRevocation(t *testing.T) {
 	mqttadapter.OnRevoked(a, func(ev map[string]string) { applied <- ev })
 	addr := serve(t, a)
 
-	lost := make(chan struct{})
-	opts := paho.NewClientOptions().AddBroker("tcp://" + addr).SetClientID("sub").
-		SetUsername(mt.Thing1).SetPassword(mt.Key1).SetAutoReconnect(false).
-		SetConnectionLostHandler(func(paho.Client, error) { close(lost) })
-	sub := paho.NewClient(opts)
-	if tok := sub.Connect(); tok.Wait() && tok.Error() != nil {
-		t.Fatal(tok.Error())
-	}
+	sub, lost := connectThing1(t, addr, "sub")
 	got := newReceived()
 	for _, ch := range []string{mt.Channel1, mt.Channel3} {
 		tok := sub.Subscribe("channels/"+ch+"/messages/#", 1, got.handle)
@@ -402,14 +410,7 @@ func TestPublishNotStored(t *testing.T) {
 		t.Fatal(err)
 	}
 	addr := serve(t, a)
-	lost := make(chan struct{})
-	opts := paho.NewClientOptions().AddBroker("tcp://" + addr).SetClientID("pub").
-		SetUsername(mt.Thing1).SetPassword(mt.Key1).SetAutoReconnect(false).
-		SetConnectionLostHandler(func(paho.Client, error) { close(lost) })
-	c := paho.NewClient(opts)
-	if tok := c.Connect(); tok.Wait() && tok.Error() != nil {
-		t.Fatal(tok.Error())
-	}
+	c, lost := connectThing1(t, addr, "pub")
 	defer c.Disconnect(0)
 	if err := b.JS.DeleteStream(context.Background(), messages.Stream); err != nil {
 		t.Fatal(err)
@@ -496,14 +497,7 @@ func TestPublishNotAnswered(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer silent.Unsubscribe()
-	lost := make(chan struct{})
-	opts := paho.NewClientOptions().AddBroker("tcp://" + addr).SetClientID("pub").
-		SetUsername(mt.Thing1).SetPassword(mt.Key1).SetAutoReconnect(false).
-		SetConnectionLostHandler(func(paho.Client, error) { close(lost) })
-	c := paho.NewClient(opts)
-	if tok := c.Connect(); tok.Wait() && tok.Error() != nil {
-		t.Fatal(tok.Error())
-	}
+	c, lost := connectThing1(t, addr, "pub")
 	defer c.Disconnect(0)
 	tok := c.Publish("channels/"+mt.Channel1+"/messages", 1, false, "unanswered")
 	<-got                               // sent to the bus, and unanswered
