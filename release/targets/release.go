@@ -32,35 +32,40 @@ func Release(ctx context.Context) error { return releaseMode(ctx, release.ModeRe
 // in mage's process, because it builds nothing: it needs neither the pinned toolchain (whose
 // tree lock.Toolchain re-hashes, seconds) nor `go run`. What it reads is what cairn-release
 // reads (the same git, SOURCE_DATE_EPOCH, lock and COSIGN_KEY), so the two agree on the
-// digest; CAIRN_FORCE=1 skips the check in both.
+// digest; CAIRN_FORCE=1 skips the check in both. When the check here has found dist/ out of
+// date, cairn-release gets -force rather than hashing the tree and dist/ a second time.
 func releaseMode(ctx context.Context, mode release.Mode, name string) error {
+	args := []string{"-mode", name}
 	if os.Getenv("CAIRN_FORCE") != "1" {
-		fresh, err := upToDate(ctx, mode)
+		fresh, checked, err := upToDate(ctx, mode)
 		if err != nil {
 			return err
 		}
 		if fresh {
 			return nil
 		}
+		if checked {
+			args = append(args, "-force")
+		}
 	}
-	return cairnRelease(ctx, "-mode", name)
+	return cairnRelease(ctx, args...)
 }
 
-// upToDate reports (and says on stderr) whether dist/ is the release mode would make. Any
-// doubt (a dirty tree that CAIRN_REQUIRE_CLEAN refuses, no git) answers false, and
-// cairn-release decides.
-func upToDate(ctx context.Context, mode release.Mode) (bool, error) {
+// upToDate reports whether dist/ is the release mode would make, and says on stderr why or
+// why not. checked is false when it could not tell (a dirty tree that CAIRN_REQUIRE_CLEAN
+// refuses, no git, an unreadable file): cairn-release then decides.
+func upToDate(ctx context.Context, mode release.Mode) (fresh, checked bool, err error) {
 	dir, err := os.Getwd()
 	if err != nil {
-		return false, err
+		return false, false, err
 	}
 	l, err := lock.Load(filepath.Join(dir, filepath.FromSlash(lock.File)))
 	if err != nil {
-		return false, err
+		return false, false, err
 	}
 	info, err := source.Resolve(ctx, source.ExecGit, dir, os.Getenv("SOURCE_DATE_EPOCH"))
 	if err != nil || (info.Dirty && os.Getenv("CAIRN_REQUIRE_CLEAN") == "1") {
-		return false, nil
+		return false, false, nil
 	}
 	o := release.Options{
 		Mode: mode, ModuleDir: dir, Lock: l,
@@ -70,11 +75,15 @@ func upToDate(ctx context.Context, mode release.Mode) (bool, error) {
 		o.ExtraInputs = signstep.KeysFromEnv(os.Getenv).Files(dir)
 	}
 	f, err := release.UpToDate(o)
-	if err != nil || !f.Fresh {
-		return false, nil
+	if err != nil {
+		return false, false, nil
+	}
+	if !f.Fresh {
+		fmt.Fprintf(os.Stderr, "release %s: %s\n", info.Version, f.Reason)
+		return false, true, nil
 	}
 	fmt.Fprintln(os.Stderr, f.Summary(info.Version, info.Commit, filepath.Join(dir, "dist")))
-	return true, nil
+	return true, true, nil
 }
 
 // Verify rebuilds the release of dist/release.json in a clean room and compares it with
