@@ -213,6 +213,7 @@ func TestPublicKey(t *testing.T) {
 		{"public key first", map[string]string{"COSIGN_PUBLIC_KEY": filepath.Join(dir, "cosign.pub"), "COSIGN_KEY": "/nonexistent"}, "COSIGN_PUBLIC_KEY", ""},
 		{"private key", map[string]string{"COSIGN_KEY": filepath.Join(dir, "cosign.key"), "COSIGN_PASSWORD": "pw"}, "COSIGN_KEY", ""},
 		{"wrong password", map[string]string{"COSIGN_KEY": filepath.Join(dir, "cosign.key"), "COSIGN_PASSWORD": "x"}, "", "COSIGN_PASSWORD"},
+		{"private key as public", map[string]string{"COSIGN_PUBLIC_KEY": filepath.Join(dir, "cosign.key")}, "", "PUBLIC KEY"},
 		{"nothing", map[string]string{}, "", "set COSIGN_PUBLIC_KEY"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
