@@ -97,6 +97,7 @@ func Args(version, commit, out, pkg string) []string {
 }
 
 // Runner runs goBin with args in dir with exactly env. The release passes Exec; tests a fake.
+// Build calls it from one goroutine per target at once, so it must be safe for that.
 type Runner func(ctx context.Context, dir, goBin string, args, env []string) error
 
 // Exec is the real Runner: it runs the command and returns its output with any failure.

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -40,9 +41,12 @@ func TestBuildCallsGoExactly(t *testing.T) {
 		Dir, GoBin string
 		Args, Env  []string
 	}
+	var mu sync.Mutex // the targets build concurrently
 	var calls []call
 	fake := func(ctx context.Context, dir, goBin string, args, env []string) error {
+		mu.Lock()
 		calls = append(calls, call{dir, goBin, args, env})
+		mu.Unlock()
 		o := args[len(args)-2]
 		return os.WriteFile(o, []byte("bin:"+o), 0o755)
 	}
@@ -60,7 +64,23 @@ func TestBuildCallsGoExactly(t *testing.T) {
 	wantArgs := []string{"build", "-trimpath", "-buildvcs=false", "-ldflags",
 		"-buildid= -X github.com/cairn-iot/cairn/platform/version.Version=v1.2.3 -X github.com/cairn-iot/cairn/platform/version.Commit=abc",
 		"-o", filepath.Join(out, "linux_arm_v7", "users"), "./platform/cmd/users"}
-	last := calls[3]
+	// Each target builds its packages in order; the targets run side by side, so the arm
+	// users build is the last arm call, not necessarily the last call.
+	perTarget := map[string][]string{}
+	var last call
+	for _, c := range calls {
+		o := c.Args[len(c.Args)-2]
+		dir := filepath.Base(filepath.Dir(o))
+		perTarget[dir] = append(perTarget[dir], filepath.Base(o))
+		if dir == "linux_arm_v7" {
+			last = c
+		}
+	}
+	for _, dir := range []string{"linux_amd64", "linux_arm_v7"} {
+		if diff := cmp.Diff([]string{"things", "users"}, perTarget[dir]); diff != "" {
+			t.Errorf("%s build order (-want +got):\n%s", dir, diff)
+		}
+	}
 	if diff := cmp.Diff(wantArgs, last.Args); diff != "" {
 		t.Errorf("go args (-want +got):\n%s", diff)
 	}
