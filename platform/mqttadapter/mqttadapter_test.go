@@ -200,6 +200,7 @@ func TestAdapter(t *testing.T) {
 	intruder.Disconnect(0)
 	// Wait for the intruder's disconnect event before reading the log.
 	var evs []events.Event
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		evs, err = events.All(context.Background(), b.JS, events.MQTTSubject)
 		if err != nil {
@@ -207,6 +208,9 @@ func TestAdapter(t *testing.T) {
 		}
 		if slices.ContainsFunc(evs, func(e events.Event) bool { return e.Fields["event_type"] == "disconnect" }) {
 			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no disconnect event within 30s of the intruder's disconnect; events: %v", evs)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/cairn-iot/cairn/images"
 	"github.com/cairn-iot/cairn/release"
+	"github.com/cairn-iot/cairn/test/testenv"
 )
 
 func TestPayload(t *testing.T) {
@@ -121,10 +122,7 @@ func TestAssembleAndSizes(t *testing.T) {
 }
 
 func TestGzip(t *testing.T) {
-	gz, err := exec.LookPath("gzip")
-	if err != nil {
-		t.Skip("no gzip")
-	}
+	gz := testenv.LookPath(t, "gzip", "gzip")
 	in := [][]byte{bytes.Repeat([]byte("cairn "), 10000), []byte("x")}
 	_, n, err := Gzip(context.Background(), gz, 6, in)
 	if err != nil {
@@ -142,7 +140,7 @@ func TestGzip(t *testing.T) {
 func TestPeakRSS(t *testing.T) {
 	n, err := PeakRSS()
 	if err != nil {
-		t.Skipf("no /proc: %v", err)
+		testenv.Unavailable(t, "reading the peak RSS needs Linux's /proc: %v", err)
 	}
 	if n < 1<<20 {
 		t.Errorf("PeakRSS() = %d, want at least 1 MiB for a Go test binary", n)
@@ -274,9 +272,7 @@ func TestGoroutineSummary(t *testing.T) {
 }
 
 func TestCopy(t *testing.T) {
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("no git")
-	}
+	testenv.LookPath(t, "git", "git")
 	src := t.TempDir()
 	git := func(dir string, args ...string) string {
 		cmd := exec.Command("git", append([]string{"-C", dir, "-c", "user.name=t", "-c", "user.email=t@example.com"}, args...)...)

@@ -21,6 +21,7 @@ import (
 
 	"github.com/cairn-iot/cairn/release"
 	"github.com/cairn-iot/cairn/release/signstep"
+	"github.com/cairn-iot/cairn/test/testenv"
 )
 
 func TestEnvIsBuiltFromNothing(t *testing.T) {
@@ -300,9 +301,7 @@ func write(t *testing.T, path, content string) {
 }
 
 func TestChangelog(t *testing.T) {
-	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("git not installed")
-	}
+	testenv.LookPath(t, "git", "git")
 	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "TZ=UTC",
 		"GIT_AUTHOR_NAME=a", "GIT_AUTHOR_EMAIL=a@example.com", "GIT_COMMITTER_NAME=a",
 		"GIT_COMMITTER_EMAIL=a@example.com", "GIT_AUTHOR_DATE=2024-01-01T00:00:00Z",

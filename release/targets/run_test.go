@@ -56,6 +56,7 @@ func TestRunCairn(t *testing.T) {
 	go func() {
 		done <- runCairn(ctx, runConfig{moduleDir: root, bin: filepath.Join(tmp, "cairn"), env: env, stdout: logs, stderr: logs})
 	}()
+	deadline := time.After(5 * time.Minute) // runCairn builds cairn first
 	for {
 		resp, err := http.Get("http://" + httpAddr + "/health")
 		if err == nil {
@@ -69,6 +70,8 @@ func TestRunCairn(t *testing.T) {
 		select {
 		case err := <-done:
 			t.Fatalf("runCairn returned before cairn served: %v\n%s", err, logs)
+		case <-deadline:
+			t.Fatalf("cairn did not serve /health within 5 minutes of runCairn: %v\n%s", err, logs)
 		case <-time.After(100 * time.Millisecond):
 		}
 	}

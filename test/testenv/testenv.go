@@ -27,12 +27,19 @@ func LookPath(t testing.TB, name, debianPackage string) string {
 	if err == nil {
 		return p
 	}
-	msg := fmt.Sprintf("%s not found on PATH: install the Debian package %s (.ci/run does)", name, debianPackage)
+	Unavailable(t, "%s not found on PATH: install the Debian package %s (.ci/run does)", name, debianPackage)
+	return ""
+}
+
+// Unavailable reports that something the test needs is missing from this machine: the test
+// fails in CI, where .ci/run provides everything, and is skipped elsewhere with the reason.
+func Unavailable(t testing.TB, format string, args ...any) {
+	t.Helper()
+	msg := fmt.Sprintf(format, args...)
 	if CI() {
 		t.Fatal(msg)
 	}
 	t.Skip(msg)
-	return ""
 }
 
 // FreeAddr returns a loopback address with a port that was free a moment ago.

@@ -46,6 +46,7 @@ func start(t *testing.T, env map[string]string) *instance {
 	}
 	t.Cleanup(func() { stop() })
 	base := "http://" + addr
+	deadline := time.After(60 * time.Second)
 	for {
 		resp, herr := http.Get(base + "/health")
 		if herr == nil {
@@ -55,6 +56,8 @@ func start(t *testing.T, env map[string]string) *instance {
 		select {
 		case err := <-done:
 			t.Fatalf("cairn stopped before serving: %v\nlogs:\n%s", err, logs)
+		case <-deadline:
+			t.Fatalf("cairn did not serve /health within 60s: %v\nlogs:\n%s", herr, logs)
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
