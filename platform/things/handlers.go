@@ -282,6 +282,10 @@ func (s *Service) listChannels(w http.ResponseWriter, r *http.Request, owner str
 }
 
 func (s *Service) thingChannels(w http.ResponseWriter, r *http.Request, owner string) {
+	if l := r.PathValue("list"); l != "channels" {
+		service.Error(w, http.StatusNotFound, fmt.Sprintf("no list %q of a thing; GET /things/<id>/channels lists its channels", l))
+		return
+	}
 	tid, ok := pathID(w, r, "id", "thing")
 	if !ok {
 		return

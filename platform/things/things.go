@@ -94,7 +94,10 @@ func (s *Service) Routes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /things/{id}", s.authed(s.getThing))
 	mux.HandleFunc("PUT /things/{id}", s.authed(s.updateThing))
 	mux.HandleFunc("DELETE /things/{id}", s.authed(s.removeThing))
-	mux.HandleFunc("GET /things/{id}/channels", s.authed(s.thingChannels))
+	// "{list}", not "channels": a literal last segment would conflict in the all-in-one's mux
+	// with the bootstrap service's GET /things/configs/{id} and /things/bootstrap/{id}, which
+	// are more specific than this pattern.
+	mux.HandleFunc("GET /things/{id}/{list}", s.authed(s.thingChannels))
 	mux.HandleFunc("POST /channels", s.authed(s.createChannel))
 	mux.HandleFunc("GET /channels", s.authed(s.listChannels))
 	mux.HandleFunc("GET /channels/{id}", s.authed(s.getChannel))
