@@ -16,6 +16,8 @@
 //	cairn_thing_keys   KV: thing key index, by hex SHA-256 of the key.
 //	cairn_channels     KV: channels, by "<owner>.<channel id>".
 //	cairn_connections  KV: connections, by "<owner>.<channel id>.<thing id>".
+//	cairn_bootstrap    KV: bootstrap configs, by "config.<owner>.<thing id>", and the
+//	                   external id index, by "external.<hex SHA-256 of the external id>".
 //
 // # Data format
 //
@@ -62,6 +64,7 @@ const (
 	ThingKeysBucket   = "cairn_thing_keys"
 	ChannelsBucket    = "cairn_channels"
 	ConnectionsBucket = "cairn_connections"
+	BootstrapBucket   = "cairn_bootstrap"
 )
 
 // TokenTTL is how long a bearer token lives; the tokens bucket expires entries after it.
@@ -270,6 +273,7 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream) error {
 		{Bucket: ThingKeysBucket, Description: "Cairn thing key index"},
 		{Bucket: ChannelsBucket, Description: "Cairn channels"},
 		{Bucket: ConnectionsBucket, Description: "Cairn thing-channel connections"},
+		{Bucket: BootstrapBucket, Description: "Cairn bootstrap configs and their external id index"},
 	}
 	for _, cfg := range buckets {
 		cfg.Storage = jetstream.FileStorage

@@ -3,9 +3,11 @@
 // An event is one JSON object of string fields, the format Mainflux published to Redis
 // Streams: for things, "operation" (thing.create, thing.update, thing.remove, thing.connect,
 // thing.disconnect, channel.create, channel.update, channel.remove) and only the fields that
-// apply (id, name, owner, metadata as a JSON string, chan_id, thing_id); for the MQTT adapter,
-// thing_id, timestamp, event_type and instance. Each service appends to its own subject
-// (ThingsSubject, MQTTSubject); a consumer replays a subject from the start of the stream.
+// apply (id, name, owner, metadata as a JSON string, chan_id, thing_id); for the bootstrap
+// service, its operations (config.create ... thing.update_connections, see package bootstrap)
+// with a timestamp in Unix seconds; for the MQTT adapter, thing_id, timestamp, event_type and
+// instance. Each service appends to its own subject (ThingsSubject, BootstrapSubject,
+// MQTTSubject); a consumer replays a subject from the start of the stream.
 package events
 
 import (
@@ -22,8 +24,9 @@ import (
 
 // Subjects of the services' events.
 const (
-	ThingsSubject = "events.things"
-	MQTTSubject   = "events.mqtt"
+	ThingsSubject    = "events.things"
+	MQTTSubject      = "events.mqtt"
+	BootstrapSubject = "events.bootstrap"
 )
 
 // Event is one event read back from the stream.
