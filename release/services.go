@@ -23,6 +23,7 @@ var Services = []Service{
 	{Name: "http", Package: "./platform/cmd/http", Ports: []string{"8008/tcp"}},
 	{Name: "mqtt", Package: "./platform/cmd/mqtt", Ports: []string{"1883/tcp", "8009/tcp"}},
 	{Name: "messages", Package: "./platform/cmd/messages", Ports: []string{"9011/tcp"}},
+	{Name: "bootstrap", Package: "./platform/cmd/bootstrap", Ports: []string{"8202/tcp"}},
 }
 
 // spec turns a service into the image spec of images.Index.

@@ -23,8 +23,8 @@
 //     writes), modes fixed; gzip headers carry no time and no name. goreleaser does not sort
 //     tar entries: it writes the files of the config, then the binaries in the order their
 //     builds finish, so goreleaser runs with --parallelism 1 and the order is the config's
-//     (LICENSE, README.md, cairn, users, things, http, mqtt, messages). Two runs give the same
-//     checksums.txt.
+//     (LICENSE, README.md, cairn, users, things, http, mqtt, messages, bootstrap). Two runs
+//     give the same checksums.txt.
 //   - Only what is reproducible is kept: the archives, the packages, checksums.txt, its
 //     signature, the public key and CHANGELOG.md. goreleaser's metadata.json (wall-clock date),
 //     artifacts.json and config.yaml (temporary paths) and its build directories are dropped.

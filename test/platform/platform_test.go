@@ -68,7 +68,7 @@ func binaries(t *testing.T) string {
 		}
 		cmd := exec.Command("go", "build", "-o", binDir+string(filepath.Separator),
 			"./platform/cmd/cairn", "./platform/cmd/users", "./platform/cmd/things",
-			"./platform/cmd/http", "./platform/cmd/mqtt", "./platform/cmd/messages")
+			"./platform/cmd/http", "./platform/cmd/mqtt", "./platform/cmd/messages", "./platform/cmd/bootstrap")
 		cmd.Dir = root
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
@@ -144,8 +144,8 @@ func start(t *testing.T, name string, env map[string]string, healthAddr string) 
 
 // endpoints says where each service of a running platform answers.
 type endpoints struct {
-	users, things, http, messages string // base URLs
-	mqtt                          string // host:port
+	users, things, http, messages, bootstrap string // base URLs
+	mqtt                                     string // host:port
 	nats                          string // URL
 }
 
@@ -162,7 +162,9 @@ func TestAllInOne(t *testing.T) {
 	}
 	stop := start(t, "cairn", env, httpAddr)
 	base := "http://" + httpAddr
-	r := scenario(t, endpoints{users: base, things: base, http: base, messages: base, mqtt: mqttAddr, nats: "nats://" + natsAddr})
+	e := endpoints{users: base, things: base, http: base, messages: base, bootstrap: base, mqtt: mqttAddr, nats: "nats://" + natsAddr}
+	r := scenario(t, e)
+	gateway(t, e, r)
 
 	// The stored messages survive a restart on the same data directory.
 	stop()
@@ -179,7 +181,7 @@ func TestSeparateServices(t *testing.T) {
 	requireMosquitto(t)
 	_, natsURL := bustest.Listen(t)
 	addr := map[string]string{}
-	for _, s := range []string{"users", "things", "http", "mqtt-health", "mqtt", "messages"} {
+	for _, s := range []string{"users", "things", "http", "mqtt-health", "mqtt", "messages", "bootstrap"} {
 		addr[s] = testenv.FreeAddr(t)
 	}
 	common := func(httpAddr string) map[string]string {
@@ -195,10 +197,15 @@ func TestSeparateServices(t *testing.T) {
 	mqttEnv["CAIRN_INSTANCE"] = "mqtt-1"
 	start(t, "mqtt", mqttEnv, addr["mqtt-health"])
 	start(t, "messages", common(addr["messages"]), addr["messages"])
-	scenario(t, endpoints{
+	bootstrapEnv := common(addr["bootstrap"])
+	bootstrapEnv["CAIRN_THINGS_URL"] = "http://" + addr["things"]
+	bootstrapEnv["CAIRN_BCRYPT_COST"] = "4"
+	start(t, "bootstrap", bootstrapEnv, addr["bootstrap"])
+	e := endpoints{
 		users: "http://" + addr["users"], things: "http://" + addr["things"], http: "http://" + addr["http"],
-		messages: "http://" + addr["messages"], mqtt: addr["mqtt"], nats: natsURL,
-	})
+		messages: "http://" + addr["messages"], bootstrap: "http://" + addr["bootstrap"], mqtt: addr["mqtt"], nats: natsURL,
+	}
+	gateway(t, e, scenario(t, e))
 }
 
 func requireMosquitto(t *testing.T) {

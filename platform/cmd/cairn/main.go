@@ -1,6 +1,7 @@
 // Command cairn is the all-in-one Cairn: every service in one process, on one embedded NATS
 // (JetStream files in the data directory) or on an external one, with one HTTP listener
-// carrying every path (users, tokens, things, channels, messages) and the MQTT listener.
+// carrying every path (users, tokens, things, channels, messages, bootstrap) and the MQTT
+// listener.
 //
 //	cairn                          HTTP :8080, MQTT :1883, data in ./cairn-data
 //	cairn -data-dir /var/lib/cairn (CAIRN_DATA_DIR: images use /var/lib/cairn)
@@ -19,6 +20,7 @@ import (
 
 	_ "golang.org/x/crypto/x509roots/fallback" // and CA roots
 
+	"github.com/cairn-iot/cairn/platform/bootstrap"
 	"github.com/cairn-iot/cairn/platform/bus"
 	"github.com/cairn-iot/cairn/platform/httpadapter"
 	"github.com/cairn-iot/cairn/platform/messages"
@@ -39,8 +41,10 @@ type config struct {
 	NATSListen string
 	// MQTTAddr is the MQTT listen address.
 	MQTTAddr string
-	// BcryptCost is the cost of new password hashes.
+	// BcryptCost is the cost of new password hashes (and of the bootstrap's external keys).
 	BcryptCost int
+	// BootstrapKey is the secure bootstrap's AES-256 key; nil turns it off.
+	BootstrapKey bootstrap.KeyFlag
 }
 
 // components are the services the all-in-one runs, in start order, one line each.
@@ -51,6 +55,7 @@ func components(cfg config) []service.New {
 		httpadapter.Component(),
 		messages.Component(),
 		mqttadapter.Component(cfg.MQTTAddr, nil),
+		bootstrap.Component(bootstrap.WithEncryptionKey(cfg.BootstrapKey), bootstrap.WithCost(cfg.BcryptCost)),
 	}
 }
 
@@ -63,6 +68,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	fs.StringVar(&cfg.NATSListen, "nats-listen", "", "host:port where the embedded NATS also accepts clients; empty: in-process only")
 	fs.StringVar(&cfg.MQTTAddr, "mqtt-addr", ":1883", "MQTT listen address")
 	fs.IntVar(&cfg.BcryptCost, "bcrypt-cost", users.DefaultCost, "bcrypt cost of new password hashes (4 to 31)")
+	fs.Var(&cfg.BootstrapKey, "bootstrap-key", "hex AES-256 key of the secure bootstrap (64 hex digits); empty: secure bootstrap off")
 	if err := service.Parse(fs, args, getenv); err != nil {
 		return err
 	}
