@@ -146,7 +146,7 @@ func start(t *testing.T, name string, env map[string]string, healthAddr string) 
 type endpoints struct {
 	users, things, http, messages, bootstrap string // base URLs
 	mqtt                                     string // host:port
-	nats                          string // URL
+	nats                                     string // URL
 }
 
 func TestAllInOne(t *testing.T) {
