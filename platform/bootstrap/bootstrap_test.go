@@ -76,6 +76,9 @@ func TestConfigs(t *testing.T) {
 	p.do(400, "POST", "/things/configs", owner, `{"external_id":"x","external_key":"`+strings.Repeat("k", 73)+`"}`, nil)
 	p.do(400, "POST", "/things/configs", owner, `{"external_id":"x","external_key":"k","channels":["`+ch1+`","`+ch1+`"]}`, nil)
 	p.do(401, "POST", "/things/configs", "", body, nil)
+	p.do(400, "POST", "/things/configs", owner, `{"external_id":"x","external_key":"k","content":"`+strings.Repeat("c", 64<<10+1)+`"}`, nil)
+	p.do(400, "POST", "/things/configs", owner, `{"external_id":"x","external_key":"k","ca_cert":"`+strings.Repeat("c", 16<<10+1)+`"}`, nil)
+	p.do(413, "POST", "/things/configs", owner, `{"external_id":"x","external_key":"k","content":"`+strings.Repeat("c", 256<<10)+`"}`, nil)
 
 	// With a thing of the owner's: its key. A thing has one config; the refused external id
 	// stays free.
@@ -118,6 +121,7 @@ func TestConfigs(t *testing.T) {
 		t.Errorf("PUT %s = %+v, want name gw-1b, content v2, channels kept", loc, upd)
 	}
 	p.do(400, "PUT", loc, owner, `{"name":1}`, nil)
+	p.do(400, "PUT", loc, owner, `{"content":"`+strings.Repeat("c", 64<<10+1)+`"}`, nil)
 	p.do(404, "PUT", loc, other, `{"name":"x"}`, nil)
 	p.do(204, "DELETE", "/things/configs/"+gw2.ThingID, owner, "", nil)
 	p.do(404, "GET", "/things/configs/"+gw2.ThingID, owner, "", nil)

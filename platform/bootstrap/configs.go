@@ -23,6 +23,10 @@ const (
 	MaxExternalKeyBytes = 72 // bcrypt's limit
 	MaxNameBytes        = 1024
 	MaxChannels         = 100
+	// MaxContentBytes bounds the gateway's configuration, and MaxTLSBytes each piece of TLS
+	// material (a PEM chain).
+	MaxContentBytes = 64 << 10
+	MaxTLSBytes     = 16 << 10
 	// MaxBodyBytes bounds a config's JSON: the content and TLS material travel in it.
 	MaxBodyBytes = 256 << 10
 )
@@ -57,6 +61,13 @@ func (b createBody) check() string {
 		return fmt.Sprintf("thing_id %q is not a thing id; omit it to create a thing", b.ThingID)
 	case len(b.Name) > MaxNameBytes:
 		return fmt.Sprintf("name has %d bytes, want at most %d", len(b.Name), MaxNameBytes)
+	case len(b.Content) > MaxContentBytes:
+		return fmt.Sprintf("content has %d bytes, want at most %d; keep large files elsewhere and name them in the content", len(b.Content), MaxContentBytes)
+	}
+	for _, f := range []struct{ name, v string }{{"client_cert", b.ClientCert}, {"client_key", b.ClientKey}, {"ca_cert", b.CACert}} {
+		if len(f.v) > MaxTLSBytes {
+			return fmt.Sprintf("%s has %d bytes, want at most %d", f.name, len(f.v), MaxTLSBytes)
+		}
 	}
 	return checkChannels(b.Channels)
 }
@@ -280,8 +291,8 @@ func (s *Service) updateConfig(w http.ResponseWriter, r *http.Request, req reque
 	if !service.DecodeJSON(w, r, MaxBodyBytes, &b) {
 		return
 	}
-	if len(b.Name) > MaxNameBytes {
-		service.Error(w, http.StatusBadRequest, fmt.Sprintf("name has %d bytes, want at most %d", len(b.Name), MaxNameBytes))
+	if len(b.Name) > MaxNameBytes || len(b.Content) > MaxContentBytes {
+		service.Error(w, http.StatusBadRequest, fmt.Sprintf("name has %d bytes and content %d, want at most %d and %d", len(b.Name), len(b.Content), MaxNameBytes, MaxContentBytes))
 		return
 	}
 	c, rev, ok := s.configOf(w, r, req)

@@ -20,10 +20,11 @@
 // the owner's. Channels must be the owner's. The service calls the things service's HTTP API
 // with the owner's token for all of this (-things-url; in the all-in-one, in-process), so
 // the things service checks and logs every change. External ids are unique (409); external
-// keys are stored as bcrypt hashes (so at most 72 bytes). A config is created inactive: the
-// thing is not connected to its channels until PUT /things/state sets 1, and 0 disconnects
-// it again, so a gateway publishes only while active. Changing the channels of an active
-// config connects and disconnects accordingly.
+// keys are stored as bcrypt hashes (so at most 72 bytes). The content holds at most 64 KiB,
+// each piece of TLS material 16 KiB; a refused request changes nothing and appends no event.
+// A config is created inactive: the thing is not connected to its channels until PUT
+// /things/state sets 1, and 0 disconnects it again, so a gateway publishes only while
+// active. Changing the channels of an active config connects and disconnects accordingly.
 //
 // Bootstrap, by the gateway:
 //
