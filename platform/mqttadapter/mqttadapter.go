@@ -28,6 +28,9 @@
 //     stream has acknowledged the message. QoS 2 publishes are stored before the broker's
 //     PUBREC.
 //
+//   - Wills pass the checks of a PUBLISH at CONNECT (else "not authorized") and again when
+//     due, and are stored through JetStream like a PUBLISH before any delivery (will.go).
+//
 //   - CONNECT and DISCONNECT of an authenticated thing append events to events.mqtt with the
 //     fields thing_id, timestamp (Unix nanoseconds), event_type (connect, disconnect) and
 //     instance.
@@ -91,14 +94,16 @@ type Adapter struct {
 	subscribing atomic.Int64                  // SUBSCRIBE packets being handled
 	revoked     func(event map[string]string) // called after an event is handled; for tests
 
-	mu     sync.Mutex
-	things map[*mqtt.Client]thing  // authenticated connections
-	ackers map[*mqtt.Client]*acker // of the connections that published
+	mu      sync.Mutex
+	things  map[*mqtt.Client]thing  // authenticated connections
+	ackers  map[*mqtt.Client]*acker // of the connections that published
+	delayed map[string]*time.Timer  // delayed wills by client id (see will.go)
 }
 
-// thing is the identity of an authenticated connection.
+// thing is the identity of an authenticated connection, and its will.
 type thing struct {
 	id, key string
+	will    *mqtt.Will
 }
 
 // Option configures an Adapter.
@@ -148,6 +153,7 @@ func New(auth messages.Authorizer, js jetstream.JetStream, opts ...Option) (*Ada
 		now:        time.Now,
 		things:     map[*mqtt.Client]thing{},
 		ackers:     map[*mqtt.Client]*acker{},
+		delayed:    map[string]*time.Timer{},
 	}
 	for _, o := range opts {
 		if err := o(a); err != nil {
@@ -351,6 +357,12 @@ func (a *Adapter) Close() error {
 	if a.follow != nil {
 		a.follow.Stop()
 	}
+	a.mu.Lock()
+	for id, tm := range a.delayed {
+		tm.Stop()
+		delete(a.delayed, id)
+	}
+	a.mu.Unlock()
 	return a.server.Close()
 }
 
@@ -396,179 +408,5 @@ func (a *Adapter) event(t thing, eventType string) {
 	})
 	if err != nil {
 		a.log.Error("appending an MQTT event", "thing", t.id, "event_type", eventType, "error", err)
-	}
-}
-
-// hook connects mochi's broker to Cairn's access checks, bus and events.
-type hook struct {
-	mqtt.HookBase
-	a *Adapter
-}
-
-func (h *hook) ID() string { return "cairn" }
-
-func (h *hook) Provides(b byte) bool {
-	switch b {
-	case mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnPublish, mqtt.OnSubscribe, mqtt.OnSubscribed,
-		mqtt.OnSessionEstablished, mqtt.OnDisconnect:
-		return true
-	}
-	return false
-}
-
-// probeChannel is a channel id no channel can have (ids are UUIDs); asking to publish on it
-// authenticates the key (answer STATUS_NOT_FOUND with the thing's id) without granting
-// anything. The access protocol has no "authenticate only" action.
-const probeChannel = "-"
-
-func (h *hook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
-	a := h.a
-	id, key := string(pk.Connect.Username), string(pk.Connect.Password)
-	if id == "" || key == "" {
-		return false
-	}
-	if old, ok := a.server.Clients.Get(cl.ID); ok && old.Properties.Username != nil && string(old.Properties.Username) != id {
-		a.log.Info("refusing a client id used by another thing", "client", cl.ID, "thing", id)
-		return false
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), a.timeout)
-	defer cancel()
-	resp, err := a.auth.Authorize(ctx, &thingsv1.AccessRequest{
-		Key: key, ThingId: id, Channel: probeChannel, Action: thingsv1.Action_ACTION_PUBLISH,
-	})
-	if err != nil {
-		a.log.Error("authenticating", "thing", id, "error", err)
-		return false
-	}
-	// The things service authenticates the key before it looks at the channel, and names
-	// the key's thing in every answer after that; an answer without the thing's id (refused
-	// key, malformed request) authenticates nothing.
-	if resp.GetStatus() == thingsv1.AccessResponse_STATUS_UNAUTHENTICATED || resp.GetThingId() != id {
-		return false
-	}
-	a.mu.Lock()
-	a.things[cl] = thing{id: id, key: key}
-	a.mu.Unlock()
-	return true
-}
-
-func (h *hook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
-	channel, _, err := messages.ParseTopic(topic, !write)
-	if err != nil {
-		return false
-	}
-	action := thingsv1.Action_ACTION_SUBSCRIBE
-	if write {
-		action = thingsv1.Action_ACTION_PUBLISH
-	}
-	ok, _ := h.a.ask(cl, channel, action)
-	if ok && !write {
-		if err := h.a.startDelivery(); err != nil {
-			h.a.log.Error("refusing a subscription: cannot deliver to it", "client", cl.ID, "filter", topic, "error", err)
-			return false
-		}
-	}
-	return ok
-}
-
-// OnSubscribe and OnSubscribed bracket the handling of a SUBSCRIBE packet, during which
-// idle deliveries are not stopped.
-func (h *hook) OnSubscribe(cl *mqtt.Client, pk packets.Packet) packets.Packet {
-	h.a.subscribing.Add(1)
-	return pk
-}
-
-func (h *hook) OnSubscribed(cl *mqtt.Client, pk packets.Packet, reasonCodes []byte) {
-	h.a.subscribing.Add(-1)
-}
-
-// OnPublish stores an authorised publish on the bus; the broker never delivers it itself:
-// delivery comes back from the bus. QoS 0 and 1 publishes are acknowledged by the
-// connection's acker once stored; QoS 2 is stored here and the broker acknowledges it
-// (CodeSuccessIgnore).
-func (h *hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
-	a := h.a
-	if cl.Net.Inline {
-		return pk, nil // a delivery from the bus
-	}
-	channel, subtopic, err := messages.ParseTopic(pk.TopicName, false)
-	if err != nil {
-		return pk, h.refuse(cl, pk, packets.ErrTopicNameInvalid)
-	}
-	if len(pk.Payload) > a.maxPayload {
-		return pk, h.refuse(cl, pk, packets.ErrPacketTooLarge)
-	}
-	a.mu.Lock()
-	t, ok := a.things[cl]
-	a.mu.Unlock()
-	if !ok {
-		return pk, h.refuse(cl, pk, packets.ErrNotAuthorized)
-	}
-	m := &messagingv1.Message{
-		Channel:   channel,
-		Subtopic:  subtopic,
-		Publisher: t.id,
-		Protocol:  "mqtt",
-		Payload:   pk.Payload,
-		Created:   a.now().UnixNano(),
-	}
-	if pk.FixedHeader.Qos == 2 {
-		// QoS 2 keeps the broker's own PUBREC/PUBREL/PUBCOMP exchange: stored first.
-		ctx, cancel := context.WithTimeout(context.Background(), a.timeout)
-		defer cancel()
-		if _, err := a.pub.Publish(ctx, m, ""); err != nil {
-			a.log.Error("storing an MQTT publish", "thing", t.id, "channel", channel, "error", err)
-			return pk, h.refuse(cl, pk, packets.ErrServerUnavailable)
-		}
-		return pk, packets.CodeSuccessIgnore
-	}
-	// QoS 0 and 1: sent to the stream without waiting, so that many publishes of one
-	// connection are in flight; the connection's acker waits for the stream's
-	// acknowledgements in order and only then sends each PUBACK.
-	k, err := a.ackerOf(cl)
-	if err != nil {
-		a.log.Error("storing an MQTT publish", "thing", t.id, "channel", channel, "error", err)
-		return pk, h.refuse(cl, pk, packets.ErrServerUnavailable)
-	}
-	// Rejected for the broker: the acker acknowledges it (or nobody, if the connection is
-	// gone).
-	k.send(m, pk.PacketID, pk.FixedHeader.Qos)
-	return pk, packets.ErrRejectPacket
-}
-
-// refuse drops pk. MQTT 5 QoS 1 and 2 publishers get the reason code in the acknowledgement;
-// MQTT 3.1.1 has no negative acknowledgement, so a QoS 1 or 2 publisher is disconnected
-// instead of waiting forever, and a QoS 0 publish is dropped silently.
-func (h *hook) refuse(cl *mqtt.Client, pk packets.Packet, code packets.Code) error {
-	if pk.FixedHeader.Qos == 0 {
-		return packets.ErrRejectPacket
-	}
-	if cl.Properties.ProtocolVersion == 5 {
-		return code
-	}
-	_ = h.a.server.DisconnectClient(cl, code)
-	return packets.ErrRejectPacket
-}
-
-func (h *hook) OnSessionEstablished(cl *mqtt.Client, pk packets.Packet) {
-	h.a.mu.Lock()
-	t, ok := h.a.things[cl]
-	h.a.mu.Unlock()
-	if ok {
-		h.a.event(t, "connect")
-	}
-}
-
-func (h *hook) OnDisconnect(cl *mqtt.Client, err error, expire bool) {
-	h.a.mu.Lock()
-	t, ok := h.a.things[cl]
-	delete(h.a.things, cl)
-	if k := h.a.ackers[cl]; k != nil {
-		k.close()
-		delete(h.a.ackers, cl)
-	}
-	h.a.mu.Unlock()
-	if ok {
-		h.a.event(t, "disconnect")
 	}
 }
