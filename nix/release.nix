@@ -11,7 +11,7 @@
 # Host assumptions (no nixpkgs, so nothing else to build with): the builders are the POSIX
 # scripts build.sh and modules.sh run by the host's /bin/sh, with find, sort, mkdir and cp
 # from /usr/bin or /bin; the module download reaches the proxy over HTTPS with the host's
-# CA bundle (/etc/ssl/certs). That holds with sandbox = false (Debian's nix-bin default),
+# CA bundle (/etc/ssl/certs). That holds with sandbox = false (as .ci/setup configures),
 # or with a sandbox whose sandbox-paths provide /bin, /usr/bin and /etc/ssl/certs.
 { self, system, lock, version, commit, epoch, dirty }:
 let
