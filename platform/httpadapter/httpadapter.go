@@ -164,6 +164,7 @@ func (a *Adapter) publish(w http.ResponseWriter, r *http.Request) {
 		Protocol:  "http",
 		Payload:   payload,
 		Created:   a.now().UnixNano(),
+		Qos:       1, // acknowledged once stored
 	}
 	var id string // without a key, no id: see messages.NewID
 	if k := r.Header.Get("Idempotency-Key"); k != "" {

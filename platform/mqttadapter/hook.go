@@ -123,6 +123,7 @@ func (h *hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, er
 		Protocol:  "mqtt",
 		Payload:   pk.Payload,
 		Created:   a.now().UnixNano(),
+		Qos:       uint32(pk.FixedHeader.Qos),
 	}
 	if pk.FixedHeader.Qos == 2 {
 		// QoS 2 keeps the broker's own PUBREC/PUBREL/PUBCOMP exchange: stored first.

@@ -374,7 +374,8 @@ func (a *Adapter) deliver(msg jetstream.Msg) {
 		return
 	}
 	topic := messages.Topic(m.GetChannel(), m.GetSubtopic())
-	if err := a.server.Publish(topic, m.GetPayload(), false, 1); err != nil {
+	// The broker sends each subscriber the lower of this and its subscription's QoS.
+	if err := a.server.Publish(topic, m.GetPayload(), false, byte(min(m.GetQos(), 2))); err != nil {
 		a.log.Error("delivering to MQTT subscribers", "topic", topic, "error", err)
 	}
 }

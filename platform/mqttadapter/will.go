@@ -141,6 +141,7 @@ func (a *Adapter) sendWill(t thing) {
 		Protocol:  "mqtt",
 		Payload:   w.Payload,
 		Created:   a.now().UnixNano(),
+		Qos:       uint32(w.Qos),
 	}
 	if _, err := a.pub.Publish(ctx, m, ""); err != nil {
 		a.log.Error("storing a will; not sent", "thing", t.id, "topic", w.TopicName, "error", err)

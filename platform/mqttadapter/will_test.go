@@ -154,11 +154,16 @@ func TestWill(t *testing.T) {
 	auth.mu.Lock()
 	auth.revoked = true
 	auth.mu.Unlock()
+	applied := onRevoked(a)
 	if err := events.Publish(context.Background(), b.JS, events.ThingsSubject,
 		map[string]string{"operation": "thing.disconnect", "chan_id": mt.Channel1, "thing_id": mt.Thing1}); err != nil {
 		t.Fatal(err)
 	}
-	waitRevoked(t, a)
+	select {
+	case <-applied:
+	case <-time.After(20 * time.Second):
+		t.Fatal("the things event was not applied within 20s")
+	}
 	before = stored(t, b.JS, mt.Channel1)
 	conn.Close()
 	disconnects(t, b.JS, 3) // dying, polite, revoked
@@ -172,9 +177,9 @@ func TestWill(t *testing.T) {
 	}
 }
 
-// waitRevoked waits until the adapter has applied a things event (the cache dropped).
-func waitRevoked(t *testing.T, a *mqttadapter.Adapter) {
-	t.Helper()
+// onRevoked returns a channel that receives once the adapter has applied a things event
+// (the access cache dropped what it changed).
+func onRevoked(a *mqttadapter.Adapter) <-chan struct{} {
 	done := make(chan struct{}, 1)
 	mqttadapter.OnRevoked(a, func(map[string]string) {
 		select {
@@ -182,11 +187,7 @@ func waitRevoked(t *testing.T, a *mqttadapter.Adapter) {
 		default:
 		}
 	})
-	select {
-	case <-done:
-	case <-time.After(20 * time.Second):
-		t.Fatal("the things event was not applied within 20s")
-	}
+	return done
 }
 
 // TestWillMosquitto: the stock mosquitto client, MQTT 5, is refused "not authorized" for a will

@@ -37,7 +37,11 @@ type Message struct {
 	// payload is the message body, unchanged.
 	Payload []byte `protobuf:"bytes,5,opt,name=payload,proto3" json:"payload,omitempty"`
 	// created is the time the adapter accepted the message, in Unix nanoseconds.
-	Created       int64 `protobuf:"varint,6,opt,name=created,proto3" json:"created,omitempty"`
+	Created int64 `protobuf:"varint,6,opt,name=created,proto3" json:"created,omitempty"`
+	// qos is the MQTT quality of service the publisher asked for (0, 1 or 2); an MQTT subscriber
+	// receives the message at the lower of it and its subscription's. HTTP publishes, which are
+	// acknowledged once stored, carry 1.
+	Qos           uint32 `protobuf:"varint,7,opt,name=qos,proto3" json:"qos,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -114,18 +118,26 @@ func (x *Message) GetCreated() int64 {
 	return 0
 }
 
+func (x *Message) GetQos() uint32 {
+	if x != nil {
+		return x.Qos
+	}
+	return 0
+}
+
 var File_cairn_messaging_v1_message_proto protoreflect.FileDescriptor
 
 const file_cairn_messaging_v1_message_proto_rawDesc = "" +
 	"\n" +
-	" cairn/messaging/v1/message.proto\x12\x12cairn.messaging.v1\"\xad\x01\n" +
+	" cairn/messaging/v1/message.proto\x12\x12cairn.messaging.v1\"\xbf\x01\n" +
 	"\aMessage\x12\x18\n" +
 	"\achannel\x18\x01 \x01(\tR\achannel\x12\x1a\n" +
 	"\bsubtopic\x18\x02 \x01(\tR\bsubtopic\x12\x1c\n" +
 	"\tpublisher\x18\x03 \x01(\tR\tpublisher\x12\x1a\n" +
 	"\bprotocol\x18\x04 \x01(\tR\bprotocol\x12\x18\n" +
 	"\apayload\x18\x05 \x01(\fR\apayload\x12\x18\n" +
-	"\acreated\x18\x06 \x01(\x03R\acreatedBAZ?github.com/cairn-iot/cairn/proto/cairn/messaging/v1;messagingv1b\x06proto3"
+	"\acreated\x18\x06 \x01(\x03R\acreated\x12\x10\n" +
+	"\x03qos\x18\a \x01(\rR\x03qosBAZ?github.com/cairn-iot/cairn/proto/cairn/messaging/v1;messagingv1b\x06proto3"
 
 var (
 	file_cairn_messaging_v1_message_proto_rawDescOnce sync.Once
