@@ -24,3 +24,12 @@ func ExpireAt(a *Adapter, now time.Time) {
 		k.expire(now)
 	}
 }
+
+// Subscriptions counts the subscriptions of every session.
+func Subscriptions(a *Adapter) int {
+	n := 0
+	for _, cl := range a.server.Clients.GetAll() {
+		n += cl.State.Subscriptions.Len()
+	}
+	return n
+}

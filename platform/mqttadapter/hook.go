@@ -100,8 +100,11 @@ func (h *hook) OnSubscribed(cl *mqtt.Client, pk packets.Packet, reasonCodes []by
 // (CodeSuccessIgnore).
 func (h *hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
 	a := h.a
-	if cl.Net.Inline {
-		return pk, nil // a delivery from the bus
+	if cl.Net.Inline { // a delivery from the bus
+		if d := a.pending; d != nil {
+			applyDelivery(&pk, *d)
+		}
+		return pk, nil
 	}
 	channel, subtopic, err := messages.ParseTopic(pk.TopicName, false)
 	if err != nil {
@@ -125,6 +128,7 @@ func (h *hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, er
 		Created:   a.now().UnixNano(),
 		Qos:       uint32(pk.FixedHeader.Qos),
 	}
+	setProperties(m, pk.Properties)
 	if pk.FixedHeader.Qos == 2 {
 		// QoS 2 keeps the broker's own PUBREC/PUBREL/PUBCOMP exchange: stored first.
 		ctx, cancel := context.WithTimeout(context.Background(), a.timeout)

@@ -21,6 +21,12 @@
 //     session has a subscription (started before the first SUBACK, stopped within 10 s of
 //     the last subscription's end).
 //
+//     Each subscriber receives a message at the lower of the publisher's QoS and its
+//     subscription's (QoS 2 end to end where both asked for it; HTTP publishes count as QoS
+//     1), with the publisher's MQTT 5 properties (props.go): user properties, content type,
+//     payload format indicator, response topic, correlation data, and a message expiry only
+//     if the publisher set one (what is left of it; an expired message is not delivered).
+//
 //     Retained messages are not supported (the retain flag is ignored).
 //
 //   - QoS 0 and 1 publishes are sent to JetStream without waiting, up to 256 per connection
@@ -93,6 +99,9 @@ type Adapter struct {
 	consume     jetstream.ConsumeContext      // deliveries to subscribers; nil while none
 	subscribing atomic.Int64                  // SUBSCRIBE packets being handled
 	revoked     func(event map[string]string) // called after an event is handled; for tests
+
+	pmu     sync.Mutex // one delivery at a time: pending belongs to it
+	pending *delivery  // the properties of the delivery being published
 
 	mu      sync.Mutex
 	things  map[*mqtt.Client]thing  // authenticated connections
@@ -374,8 +383,19 @@ func (a *Adapter) deliver(msg jetstream.Msg) {
 		return
 	}
 	topic := messages.Topic(m.GetChannel(), m.GetSubtopic())
+	d, ok := deliveryOf(&m, a.now())
+	if !ok {
+		return // expired while stored
+	}
+	// The broker's inline publish cannot carry properties: OnPublish applies a.pending to
+	// it, synchronously, within Publish.
+	a.pmu.Lock()
+	defer a.pmu.Unlock()
+	a.pending = &d
 	// The broker sends each subscriber the lower of this and its subscription's QoS.
-	if err := a.server.Publish(topic, m.GetPayload(), false, byte(min(m.GetQos(), 2))); err != nil {
+	err := a.server.Publish(topic, m.GetPayload(), false, byte(min(m.GetQos(), 2)))
+	a.pending = nil
+	if err != nil {
 		a.log.Error("delivering to MQTT subscribers", "topic", topic, "error", err)
 	}
 }

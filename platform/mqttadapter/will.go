@@ -143,6 +143,7 @@ func (a *Adapter) sendWill(t thing) {
 		Created:   a.now().UnixNano(),
 		Qos:       uint32(w.Qos),
 	}
+	setProperties(m, packets.Properties{User: w.User})
 	if _, err := a.pub.Publish(ctx, m, ""); err != nil {
 		a.log.Error("storing a will; not sent", "thing", t.id, "topic", w.TopicName, "error", err)
 	}

@@ -41,7 +41,19 @@ type Message struct {
 	// qos is the MQTT quality of service the publisher asked for (0, 1 or 2); an MQTT subscriber
 	// receives the message at the lower of it and its subscription's. HTTP publishes, which are
 	// acknowledged once stored, carry 1.
-	Qos           uint32 `protobuf:"varint,7,opt,name=qos,proto3" json:"qos,omitempty"`
+	Qos uint32 `protobuf:"varint,7,opt,name=qos,proto3" json:"qos,omitempty"`
+	// The MQTT 5 properties of the publish, carried to every MQTT 5 subscriber unchanged
+	// (user properties in their order; a key may repeat).
+	UserProperties []*UserProperty `protobuf:"bytes,8,rep,name=user_properties,json=userProperties,proto3" json:"user_properties,omitempty"`
+	ContentType    string          `protobuf:"bytes,9,opt,name=content_type,json=contentType,proto3" json:"content_type,omitempty"`
+	// payload_format is the payload format indicator: true when the publisher declared the
+	// payload UTF-8 text.
+	PayloadFormat   bool   `protobuf:"varint,10,opt,name=payload_format,json=payloadFormat,proto3" json:"payload_format,omitempty"`
+	ResponseTopic   string `protobuf:"bytes,11,opt,name=response_topic,json=responseTopic,proto3" json:"response_topic,omitempty"`
+	CorrelationData []byte `protobuf:"bytes,12,opt,name=correlation_data,json=correlationData,proto3" json:"correlation_data,omitempty"`
+	// message_expiry is the publisher's message expiry interval in seconds; 0: the message does
+	// not expire. Subscribers receive what is left of it.
+	MessageExpiry uint32 `protobuf:"varint,13,opt,name=message_expiry,json=messageExpiry,proto3" json:"message_expiry,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -125,11 +137,106 @@ func (x *Message) GetQos() uint32 {
 	return 0
 }
 
+func (x *Message) GetUserProperties() []*UserProperty {
+	if x != nil {
+		return x.UserProperties
+	}
+	return nil
+}
+
+func (x *Message) GetContentType() string {
+	if x != nil {
+		return x.ContentType
+	}
+	return ""
+}
+
+func (x *Message) GetPayloadFormat() bool {
+	if x != nil {
+		return x.PayloadFormat
+	}
+	return false
+}
+
+func (x *Message) GetResponseTopic() string {
+	if x != nil {
+		return x.ResponseTopic
+	}
+	return ""
+}
+
+func (x *Message) GetCorrelationData() []byte {
+	if x != nil {
+		return x.CorrelationData
+	}
+	return nil
+}
+
+func (x *Message) GetMessageExpiry() uint32 {
+	if x != nil {
+		return x.MessageExpiry
+	}
+	return 0
+}
+
+// UserProperty is one MQTT 5 user property.
+type UserProperty struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Key           string                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	Value         string                 `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UserProperty) Reset() {
+	*x = UserProperty{}
+	mi := &file_cairn_messaging_v1_message_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UserProperty) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UserProperty) ProtoMessage() {}
+
+func (x *UserProperty) ProtoReflect() protoreflect.Message {
+	mi := &file_cairn_messaging_v1_message_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UserProperty.ProtoReflect.Descriptor instead.
+func (*UserProperty) Descriptor() ([]byte, []int) {
+	return file_cairn_messaging_v1_message_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *UserProperty) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *UserProperty) GetValue() string {
+	if x != nil {
+		return x.Value
+	}
+	return ""
+}
+
 var File_cairn_messaging_v1_message_proto protoreflect.FileDescriptor
 
 const file_cairn_messaging_v1_message_proto_rawDesc = "" +
 	"\n" +
-	" cairn/messaging/v1/message.proto\x12\x12cairn.messaging.v1\"\xbf\x01\n" +
+	" cairn/messaging/v1/message.proto\x12\x12cairn.messaging.v1\"\xcd\x03\n" +
 	"\aMessage\x12\x18\n" +
 	"\achannel\x18\x01 \x01(\tR\achannel\x12\x1a\n" +
 	"\bsubtopic\x18\x02 \x01(\tR\bsubtopic\x12\x1c\n" +
@@ -137,7 +244,17 @@ const file_cairn_messaging_v1_message_proto_rawDesc = "" +
 	"\bprotocol\x18\x04 \x01(\tR\bprotocol\x12\x18\n" +
 	"\apayload\x18\x05 \x01(\fR\apayload\x12\x18\n" +
 	"\acreated\x18\x06 \x01(\x03R\acreated\x12\x10\n" +
-	"\x03qos\x18\a \x01(\rR\x03qosBAZ?github.com/cairn-iot/cairn/proto/cairn/messaging/v1;messagingv1b\x06proto3"
+	"\x03qos\x18\a \x01(\rR\x03qos\x12I\n" +
+	"\x0fuser_properties\x18\b \x03(\v2 .cairn.messaging.v1.UserPropertyR\x0euserProperties\x12!\n" +
+	"\fcontent_type\x18\t \x01(\tR\vcontentType\x12%\n" +
+	"\x0epayload_format\x18\n" +
+	" \x01(\bR\rpayloadFormat\x12%\n" +
+	"\x0eresponse_topic\x18\v \x01(\tR\rresponseTopic\x12)\n" +
+	"\x10correlation_data\x18\f \x01(\fR\x0fcorrelationData\x12%\n" +
+	"\x0emessage_expiry\x18\r \x01(\rR\rmessageExpiry\"6\n" +
+	"\fUserProperty\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05valueBAZ?github.com/cairn-iot/cairn/proto/cairn/messaging/v1;messagingv1b\x06proto3"
 
 var (
 	file_cairn_messaging_v1_message_proto_rawDescOnce sync.Once
@@ -151,16 +268,18 @@ func file_cairn_messaging_v1_message_proto_rawDescGZIP() []byte {
 	return file_cairn_messaging_v1_message_proto_rawDescData
 }
 
-var file_cairn_messaging_v1_message_proto_msgTypes = make([]protoimpl.MessageInfo, 1)
+var file_cairn_messaging_v1_message_proto_msgTypes = make([]protoimpl.MessageInfo, 2)
 var file_cairn_messaging_v1_message_proto_goTypes = []any{
-	(*Message)(nil), // 0: cairn.messaging.v1.Message
+	(*Message)(nil),      // 0: cairn.messaging.v1.Message
+	(*UserProperty)(nil), // 1: cairn.messaging.v1.UserProperty
 }
 var file_cairn_messaging_v1_message_proto_depIdxs = []int32{
-	0, // [0:0] is the sub-list for method output_type
-	0, // [0:0] is the sub-list for method input_type
-	0, // [0:0] is the sub-list for extension type_name
-	0, // [0:0] is the sub-list for extension extendee
-	0, // [0:0] is the sub-list for field type_name
+	1, // 0: cairn.messaging.v1.Message.user_properties:type_name -> cairn.messaging.v1.UserProperty
+	1, // [1:1] is the sub-list for method output_type
+	1, // [1:1] is the sub-list for method input_type
+	1, // [1:1] is the sub-list for extension type_name
+	1, // [1:1] is the sub-list for extension extendee
+	0, // [0:1] is the sub-list for field type_name
 }
 
 func init() { file_cairn_messaging_v1_message_proto_init() }
@@ -174,7 +293,7 @@ func file_cairn_messaging_v1_message_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_cairn_messaging_v1_message_proto_rawDesc), len(file_cairn_messaging_v1_message_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   1,
+			NumMessages:   2,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
