@@ -1,6 +1,7 @@
 package bootstrap_test
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -19,9 +20,11 @@ func (p *platform) until(owner, path string, ok func(code int, c config) bool) {
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		var c config
-		code, _ := p.send("GET", path, owner, "")
+		code, body := p.send("GET", path, owner, "")
 		if code == 200 {
-			p.do(200, "GET", path, owner, "", &c)
+			if err := json.Unmarshal(body, &c); err != nil {
+				p.t.Fatalf("GET %s: %s: %v", path, body, err)
+			}
 		}
 		if ok(code, c) {
 			return

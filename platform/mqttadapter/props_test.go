@@ -114,4 +114,3 @@ func TestRequestResponse(t *testing.T) {
 		t.Errorf("the requester got %q, want the answer with its correlation data: c-42 pong", got)
 	}
 }
-
