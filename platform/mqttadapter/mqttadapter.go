@@ -212,7 +212,7 @@ func (a *Adapter) Start(ctx context.Context, ln net.Listener) error {
 	if err != nil {
 		return fmt.Errorf("following %s: %w", events.ThingsSubject, err)
 	}
-	if err := a.server.AddListener(listeners.NewNet("mqtt", ln)); err != nil {
+	if err := a.server.AddListener(listeners.NewNet("mqtt", v3Listener{ln})); err != nil {
 		a.follow.Stop()
 		return fmt.Errorf("adding the MQTT listener: %w", err)
 	}

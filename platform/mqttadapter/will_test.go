@@ -1,7 +1,10 @@
 package mqttadapter_test
 
 import (
+	"bufio"
 	"bytes"
+	"encoding/binary"
+	"io"
 	"context"
 	"net"
 	"os/exec"
@@ -22,8 +25,8 @@ import (
 	"github.com/cairn-iot/cairn/test/testenv"
 )
 
-// dialWithWill connects as thing 1 over a raw TCP connection with a will on topic (MQTT
-// version v, will delay in seconds for MQTT 5) and returns the connection and the CONNACK's
+// dialWithWill connects as thing 1 over a raw TCP connection with a will on topic (none if
+// topic is empty; MQTT version v, will delay in seconds for MQTT 5) and returns the connection and the CONNACK's
 // reason code; closing the connection without DISCONNECT makes the will due.
 func dialWithWill(t *testing.T, addr, clientID, topic, payload string, v byte, delay uint32) (net.Conn, byte) {
 	t.Helper()
@@ -36,7 +39,7 @@ func dialWithWill(t *testing.T, addr, clientID, topic, payload string, v byte, d
 	pk := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Connect}, ProtocolVersion: v,
 		Connect: packets.ConnectParams{ProtocolName: []byte(name), ClientIdentifier: clientID, Clean: true, Keepalive: 60,
 			UsernameFlag: true, Username: []byte(mt.Thing1), PasswordFlag: true, Password: []byte(mt.Key1),
-			WillFlag: true, WillTopic: topic, WillPayload: []byte(payload), WillQos: 1}}
+			WillFlag: topic != "", WillTopic: topic, WillPayload: []byte(payload), WillQos: 1}}
 	pk.Connect.WillProperties.WillDelayInterval = delay
 	var buf bytes.Buffer
 	if err := pk.ConnectEncode(&buf); err != nil {
@@ -46,14 +49,24 @@ func dialWithWill(t *testing.T, addr, clientID, topic, payload string, v byte, d
 		t.Fatal(err)
 	}
 	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-	ack := make([]byte, 4)
-	if _, err := conn.Read(ack); err != nil {
+	defer conn.SetReadDeadline(time.Time{})
+	r := bufio.NewReader(conn)
+	typ, err := r.ReadByte()
+	if err != nil || typ != 0x20 {
+		t.Fatalf("reading the CONNACK: first byte %#x, %v; want 0x20", typ, err)
+	}
+	n, err := binary.ReadUvarint(r) // MQTT's remaining length is the same base-128 encoding
+	if err != nil || n < 2 {
+		t.Fatalf("reading the CONNACK's length: %d, %v", n, err)
+	}
+	body := make([]byte, n)
+	if _, err := io.ReadFull(r, body); err != nil {
 		t.Fatalf("reading the CONNACK: %v", err)
 	}
-	if ack[0] != 0x20 {
-		t.Fatalf("first packet type %#x, want a CONNACK (0x20)", ack[0])
+	if r.Buffered() > 0 {
+		t.Fatalf("%d bytes after the CONNACK, want none yet", r.Buffered())
 	}
-	return conn, ack[3]
+	return conn, body[1]
 }
 
 // stored returns how many messages the MESSAGES stream holds under channel's subtopics.
