@@ -2,6 +2,7 @@ package mqttadapter
 
 import (
 	"context"
+	"strings"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/packets"
@@ -85,8 +86,19 @@ func (h *hook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 
 // OnSubscribe and OnSubscribed bracket the handling of a SUBSCRIBE packet, during which
 // idle deliveries are not stopped.
+// A SUBSCRIBE with options the specification forbids (Retain Handling 3, No Local on a
+// shared subscription) is a protocol error: the connection ends, nothing is subscribed.
 func (h *hook) OnSubscribe(cl *mqtt.Client, pk packets.Packet) packets.Packet {
 	h.a.subscribing.Add(1)
+	for _, f := range pk.Filters {
+		if f.RetainHandling > 2 || (f.NoLocal && strings.HasPrefix(f.Filter, "$share/")) {
+			h.a.log.Info("closing a connection whose SUBSCRIBE has forbidden options", "client", cl.ID, "filter", f.Filter,
+				"retain_handling", f.RetainHandling, "no_local", f.NoLocal)
+			_ = h.a.server.DisconnectClient(cl, packets.ErrProtocolViolation)
+			pk.Filters = nil
+			return pk
+		}
+	}
 	return pk
 }
 

@@ -82,7 +82,7 @@ func connect(addr, clientID, user, pass string) (paho.Client, error) {
 }
 
 // serve starts a on a loopback port, stopped when the test ends, and returns its address.
-func serve(t *testing.T, a *mqttadapter.Adapter) string {
+func serve(t testing.TB, a *mqttadapter.Adapter) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

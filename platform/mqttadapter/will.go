@@ -21,7 +21,8 @@ import (
 // itself; a due will is stored through JetStream like any publish and reaches subscribers
 // from the stream. A will delay (MQTT 5) is honoured: the will is sent after it unless a
 // connection with the same client id comes back first. Wills are not sent when the adapter
-// shuts down, and they are never retained.
+// shuts down, and they are never retained. The broker library refuses a will with an empty
+// payload as a protocol error (MQTT allows it): send at least one byte.
 
 // OnConnect refuses a CONNECT whose will topic the thing may not publish on. A CONNECT whose
 // credentials are wrong is left to OnConnectAuthenticate, which refuses it as such.

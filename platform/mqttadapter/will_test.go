@@ -3,9 +3,10 @@ package mqttadapter_test
 import (
 	"bufio"
 	"bytes"
-	"encoding/binary"
-	"io"
 	"context"
+	"encoding/binary"
+	"fmt"
+	"io"
 	"net"
 	"os/exec"
 	"strings"
@@ -26,47 +27,56 @@ import (
 )
 
 // dialWithWill connects as thing 1 over a raw TCP connection with a will on topic (none if
-// topic is empty; MQTT version v, will delay in seconds for MQTT 5) and returns the connection and the CONNACK's
-// reason code; closing the connection without DISCONNECT makes the will due.
-func dialWithWill(t *testing.T, addr, clientID, topic, payload string, v byte, delay uint32) (net.Conn, byte) {
+// topic is empty; MQTT version v, will delay in seconds for MQTT 5) and returns the
+// connection and the CONNACK's reason code; closing the connection without DISCONNECT makes
+// the will due.
+func dialWithWill(t testing.TB, addr, clientID, topic, payload string, v byte, delay uint32) (net.Conn, byte) {
 	t.Helper()
+	conn, code, err := connectRaw(t, addr, clientID, topic, payload, v, delay)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return conn, code
+}
+
+// connectRaw is dialWithWill that returns an error where the server answers no CONNACK.
+func connectRaw(t testing.TB, addr, clientID, topic, payload string, v byte, delay uint32) (net.Conn, byte, error) {
 	conn, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	name := "MQTT"
 	pk := packets.Packet{FixedHeader: packets.FixedHeader{Type: packets.Connect}, ProtocolVersion: v,
-		Connect: packets.ConnectParams{ProtocolName: []byte(name), ClientIdentifier: clientID, Clean: true, Keepalive: 60,
+		Connect: packets.ConnectParams{ProtocolName: []byte("MQTT"), ClientIdentifier: clientID, Clean: true, Keepalive: 60,
 			UsernameFlag: true, Username: []byte(mt.Thing1), PasswordFlag: true, Password: []byte(mt.Key1),
 			WillFlag: topic != "", WillTopic: topic, WillPayload: []byte(payload), WillQos: 1}}
 	pk.Connect.WillProperties.WillDelayInterval = delay
 	var buf bytes.Buffer
 	if err := pk.ConnectEncode(&buf); err != nil {
-		t.Fatal(err)
+		return conn, 0, fmt.Errorf("encoding the CONNECT: %w", err)
 	}
 	if _, err := conn.Write(buf.Bytes()); err != nil {
-		t.Fatal(err)
+		return conn, 0, err
 	}
 	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
 	defer conn.SetReadDeadline(time.Time{})
 	r := bufio.NewReader(conn)
 	typ, err := r.ReadByte()
 	if err != nil || typ != 0x20 {
-		t.Fatalf("reading the CONNACK: first byte %#x, %v; want 0x20", typ, err)
+		return conn, 0, fmt.Errorf("reading the CONNACK: first byte %#x, %v; want 0x20", typ, err)
 	}
 	n, err := binary.ReadUvarint(r) // MQTT's remaining length is the same base-128 encoding
 	if err != nil || n < 2 {
-		t.Fatalf("reading the CONNACK's length: %d, %v", n, err)
+		return conn, 0, fmt.Errorf("reading the CONNACK's length: %d, %v", n, err)
 	}
 	body := make([]byte, n)
 	if _, err := io.ReadFull(r, body); err != nil {
-		t.Fatalf("reading the CONNACK: %v", err)
+		return conn, 0, fmt.Errorf("reading the CONNACK: %w", err)
 	}
 	if r.Buffered() > 0 {
-		t.Fatalf("%d bytes after the CONNACK, want none yet", r.Buffered())
+		return conn, 0, fmt.Errorf("%d bytes after the CONNACK, want none yet", r.Buffered())
 	}
-	return conn, body[1]
+	return conn, body[1], nil
 }
 
 // stored returns how many messages the MESSAGES stream holds under channel's subtopics.
