@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"io"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,8 +17,16 @@ import (
 	"github.com/cairn-iot/cairn/platform/mqttadapter"
 )
 
-// connected reports whether thing 1 may publish or subscribe on topic's channel.
+// connected reports whether thing 1 may publish or subscribe on topic's channel; a filter may
+// be a shared subscription, $share/<group>/<filter>.
 func connected(topic string, filter bool) bool {
+	if rest, ok := strings.CutPrefix(topic, "$share/"); ok && filter {
+		group, f, _ := strings.Cut(rest, "/")
+		if group == "" || strings.ContainsAny(group, "+#") {
+			return false
+		}
+		topic = f
+	}
 	channel, _, err := messages.ParseTopic(topic, filter)
 	return err == nil && (channel == mt.Channel1 || channel == mt.Channel3)
 }

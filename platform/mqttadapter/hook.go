@@ -66,6 +66,9 @@ func (h *hook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
 }
 
 func (h *hook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
+	if !write {
+		topic = unshared(topic)
+	}
 	channel, _, err := messages.ParseTopic(topic, !write)
 	if err != nil {
 		return false
@@ -141,6 +144,7 @@ func (h *hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, er
 		Qos:       uint32(pk.FixedHeader.Qos),
 	}
 	setProperties(m, pk.Properties)
+	m.Origin = a.origin + "/" + cl.ID
 	if pk.FixedHeader.Qos == 2 {
 		// QoS 2 keeps the broker's own PUBREC/PUBREL/PUBCOMP exchange: stored first.
 		ctx, cancel := context.WithTimeout(context.Background(), a.timeout)

@@ -27,6 +27,10 @@
 //     payload format indicator, response topic, correlation data, and a message expiry only
 //     if the publisher set one (what is left of it; an expired message is not delivered).
 //
+//     No Local is honoured for publishes through this adapter (Message.origin). Shared
+//     subscriptions, $share/<group>/<filter>, pass the filter's access check and load-balance
+//     each message to one member (shared.go).
+//
 //     Retained messages are not supported (the retain flag is ignored).
 //
 //   - QoS 0 and 1 publishes are sent to JetStream without waiting, up to 256 per connection
@@ -59,6 +63,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -67,6 +72,7 @@ import (
 	"github.com/mochi-mqtt/server/v2/listeners"
 	"github.com/mochi-mqtt/server/v2/packets"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/cairn-iot/cairn/platform/access"
@@ -86,6 +92,7 @@ type Adapter struct {
 	pub        *messages.Publisher
 	log        *slog.Logger
 	instance   string
+	origin     string // random id of this adapter in Message.origin (No Local)
 	maxPayload int
 	timeout    time.Duration
 	now        func() time.Time
@@ -163,6 +170,7 @@ func New(auth messages.Authorizer, js jetstream.JetStream, opts ...Option) (*Ada
 		things:     map[*mqtt.Client]thing{},
 		ackers:     map[*mqtt.Client]*acker{},
 		delayed:    map[string]*time.Timer{},
+		origin:     nuid.Next(),
 	}
 	for _, o := range opts {
 		if err := o(a); err != nil {
@@ -333,7 +341,7 @@ func (a *Adapter) revoke(msg jetstream.Msg) {
 		}
 		for filter := range cl.State.Subscriptions.GetAll() {
 			if dropChannel != "" {
-				if channel, _, err := messages.ParseTopic(filter, true); err != nil || channel != dropChannel {
+				if channel, _, err := messages.ParseTopic(unshared(filter), true); err != nil || channel != dropChannel {
 					continue
 				}
 			}
@@ -384,6 +392,9 @@ func (a *Adapter) deliver(msg jetstream.Msg) {
 	}
 	topic := messages.Topic(m.GetChannel(), m.GetSubtopic())
 	d, ok := deliveryOf(&m, a.now())
+	if client, ok := strings.CutPrefix(m.GetOrigin(), a.origin+"/"); ok {
+		d.origin = client // published through this adapter: No Local applies
+	}
 	if !ok {
 		return // expired while stored
 	}

@@ -31,6 +31,8 @@ type delivery struct {
 	props packets.Properties
 	// remaining is the message expiry left, in seconds; 0 if the message does not expire.
 	remaining int64
+	// origin is the client id of the publisher if it published through this adapter.
+	origin string
 }
 
 // deliveryOf returns the properties to deliver m with at now; ok is false if m has expired.
@@ -64,6 +66,9 @@ func applyDelivery(pk *packets.Packet, d delivery) {
 	pk.Properties.ResponseTopic = d.props.ResponseTopic
 	pk.Properties.CorrelationData = d.props.CorrelationData
 	pk.Properties.MessageExpiryInterval = d.props.MessageExpiryInterval
+	if d.origin != "" {
+		pk.Origin = d.origin // the broker skips it for subscriptions with No Local
+	}
 	if d.remaining > 0 {
 		pk.Expiry = pk.Created + d.remaining
 	} else {

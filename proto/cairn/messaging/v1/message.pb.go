@@ -54,6 +54,10 @@ type Message struct {
 	// message_expiry is the publisher's message expiry interval in seconds; 0: the message does
 	// not expire. Subscribers receive what is left of it.
 	MessageExpiry uint32 `protobuf:"varint,13,opt,name=message_expiry,json=messageExpiry,proto3" json:"message_expiry,omitempty"`
+	// origin names the MQTT connection that published the message, "<adapter id>/<client id>"
+	// (the adapter id is random per adapter process), so that the adapter that accepted it
+	// honours No Local; empty for HTTP.
+	Origin        string `protobuf:"bytes,14,opt,name=origin,proto3" json:"origin,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -179,6 +183,13 @@ func (x *Message) GetMessageExpiry() uint32 {
 	return 0
 }
 
+func (x *Message) GetOrigin() string {
+	if x != nil {
+		return x.Origin
+	}
+	return ""
+}
+
 // UserProperty is one MQTT 5 user property.
 type UserProperty struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -236,7 +247,7 @@ var File_cairn_messaging_v1_message_proto protoreflect.FileDescriptor
 
 const file_cairn_messaging_v1_message_proto_rawDesc = "" +
 	"\n" +
-	" cairn/messaging/v1/message.proto\x12\x12cairn.messaging.v1\"\xcd\x03\n" +
+	" cairn/messaging/v1/message.proto\x12\x12cairn.messaging.v1\"\xe5\x03\n" +
 	"\aMessage\x12\x18\n" +
 	"\achannel\x18\x01 \x01(\tR\achannel\x12\x1a\n" +
 	"\bsubtopic\x18\x02 \x01(\tR\bsubtopic\x12\x1c\n" +
@@ -251,7 +262,8 @@ const file_cairn_messaging_v1_message_proto_rawDesc = "" +
 	" \x01(\bR\rpayloadFormat\x12%\n" +
 	"\x0eresponse_topic\x18\v \x01(\tR\rresponseTopic\x12)\n" +
 	"\x10correlation_data\x18\f \x01(\fR\x0fcorrelationData\x12%\n" +
-	"\x0emessage_expiry\x18\r \x01(\rR\rmessageExpiry\"6\n" +
+	"\x0emessage_expiry\x18\r \x01(\rR\rmessageExpiry\x12\x16\n" +
+	"\x06origin\x18\x0e \x01(\tR\x06origin\"6\n" +
 	"\fUserProperty\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05valueBAZ?github.com/cairn-iot/cairn/proto/cairn/messaging/v1;messagingv1b\x06proto3"
