@@ -26,6 +26,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -123,7 +124,12 @@ func (a *Adapter) publish(w http.ResponseWriter, r *http.Request) {
 	var subtopic string
 	if st := r.PathValue("subtopic"); st != "" || strings.HasSuffix(r.URL.Path, "/messages/") {
 		var err error
-		if subtopic, err = messages.Subtopic(strings.Split(st, "/")); err != nil {
+		levels := strings.Split(st, "/")
+		if slices.Contains(levels, "") { // legal in MQTT topics; in a URL, a typo
+			service.Error(w, http.StatusBadRequest, fmt.Sprintf("subtopic %q has an empty level: use /channels/<id>/messages/a/b", st))
+			return
+		}
+		if subtopic, err = messages.Subtopic(levels); err != nil {
 			service.Error(w, http.StatusBadRequest, err.Error())
 			return
 		}

@@ -10,11 +10,16 @@ import (
 
 // Names on the bus and in MQTT. A channel message travels on the NATS subject
 // channels.<channel>.messages[.<subtopic>] where the subtopic is "." separated, and is seen
-// by MQTT clients on the topic channels/<channel>/messages[/<subtopic with "/">].
+// by MQTT clients on the topic channels/<channel>/messages[/<subtopic with "/">]. An empty
+// MQTT topic level (channels/<id>/messages//a, or a trailing /), legal in MQTT but not in a
+// NATS subject, is the subtopic level EmptyLevel: "/", which no level name can contain.
 const (
 	// Stream is the JetStream stream that holds every channel message: the store.
 	Stream = bus.MessagesStream
 )
+
+// EmptyLevel stands for an empty MQTT topic level in a subtopic and its NATS subject.
+const EmptyLevel = "/"
 
 // Filters are the subject filters that match every channel's messages.
 var Filters = []string{"channels.*.messages", "channels.*.messages.>"}
@@ -41,14 +46,32 @@ func ValidName(s string) bool {
 }
 
 // Subtopic joins subtopic levels (MQTT topic levels or URL path segments) into the "."
-// separated subtopic of a Message. No levels give the empty subtopic.
+// separated subtopic of a Message; an empty level becomes EmptyLevel. No levels give the
+// empty subtopic.
 func Subtopic(levels []string) (string, error) {
-	for _, l := range levels {
+	out := make([]string, len(levels))
+	for i, l := range levels {
+		if l == "" {
+			out[i] = EmptyLevel
+			continue
+		}
 		if !ValidName(l) {
-			return "", fmt.Errorf("subtopic level %q is not allowed: use non-empty levels without . * > / + # or white space", l)
+			return "", fmt.Errorf("subtopic level %q is not allowed: use levels without . * > / + # or white space", l)
+		}
+		out[i] = l
+	}
+	return strings.Join(out, "."), nil
+}
+
+// levels splits a subtopic into its MQTT topic levels (EmptyLevel back to "").
+func levels(subtopic string) []string {
+	ls := strings.Split(subtopic, ".")
+	for i, l := range ls {
+		if l == EmptyLevel {
+			ls[i] = ""
 		}
 	}
-	return strings.Join(levels, "."), nil
+	return ls
 }
 
 // Subject returns the NATS subject of a message on channel with subtopic ("" for none).
@@ -66,7 +89,7 @@ func ParseSubject(subject string) (channel, subtopic string, err error) {
 		return "", "", fmt.Errorf("subject %q is not a channel message subject channels.<id>.messages[.<subtopic>]", subject)
 	}
 	if len(parts) == 4 {
-		if _, err := Subtopic(strings.Split(parts[3], ".")); err != nil {
+		if _, err := Subtopic(levels(parts[3])); err != nil {
 			return "", "", fmt.Errorf("subject %q: %w", subject, err)
 		}
 		subtopic = parts[3]
@@ -79,7 +102,10 @@ func Topic(channel, subtopic string) string {
 	if subtopic == "" {
 		return "channels/" + channel + "/messages"
 	}
-	return "channels/" + channel + "/messages/" + strings.ReplaceAll(subtopic, ".", "/")
+	if !strings.Contains(subtopic, EmptyLevel) {
+		return "channels/" + channel + "/messages/" + strings.ReplaceAll(subtopic, ".", "/")
+	}
+	return "channels/" + channel + "/messages/" + strings.Join(levels(subtopic), "/")
 }
 
 // ParseTopic splits an MQTT topic channels/<id>/messages[/<subtopic>] into its channel and
@@ -109,7 +135,7 @@ func parseTopic(topic string, filter bool) (channel, subtopic string, err error)
 	rest := levels[3:]
 	if filter {
 		for i, l := range rest {
-			if l == "+" || (l == "#" && i == len(rest)-1) {
+			if l == "" || l == "+" || (l == "#" && i == len(rest)-1) {
 				continue
 			}
 			if !ValidName(l) {

@@ -50,3 +50,28 @@ func TestDeliveryQoS(t *testing.T) {
 		}
 	}
 }
+
+// TestEmptyLevels: empty topic levels are legal MQTT; a publish on one is stored (subtopic
+// level messages.EmptyLevel) and delivered under its own topic to matching filters.
+func TestEmptyLevels(t *testing.T) {
+	b := bustest.New(t)
+	a, err := mqttadapter.New(mt.Authorizer{}, b.JS, mqttadapter.WithInstance("test"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := serve(t, a)
+	base := "channels/" + mt.Channel1 + "/messages"
+	got := newReceived()
+	sub, _ := connectThing1(t, addr, "sub")
+	if tok := sub.Subscribe(base+"/+/a", 1, got.handle); tok.Wait() && tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	pub, _ := connectThing1(t, addr, "pub")
+	if tok := pub.Publish(base+"//a", 1, false, "empty"); tok.Wait() && tok.Error() != nil {
+		t.Fatalf("publishing on %s//a: %v", base, tok.Error())
+	}
+	got.waitFor(t, base+"//a empty")
+	if n := stored(t, b.JS, mt.Channel1); n != 1 {
+		t.Errorf("%d messages stored under the channel's subtopics, want 1", n)
+	}
+}
