@@ -22,7 +22,7 @@ func (h *hook) ID() string { return "cairn" }
 
 func (h *hook) Provides(b byte) bool {
 	switch b {
-	case mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnPublish, mqtt.OnSubscribe, mqtt.OnSubscribed,
+	case mqtt.OnConnect, mqtt.OnConnectAuthenticate, mqtt.OnACLCheck, mqtt.OnClientExpired, mqtt.OnPacketRead, mqtt.OnPacketEncode, mqtt.OnPublish, mqtt.OnSubscribe, mqtt.OnSubscribed,
 		mqtt.OnSessionEstablished, mqtt.OnDisconnect:
 		return true
 	}
@@ -61,6 +61,7 @@ func (h *hook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
 	}
 	a.mu.Lock()
 	a.things[cl] = thing{id: id, key: key, will: a.takeWill(cl)}
+	a.sessions[cl.ID] = thing{id: id, key: key}
 	a.mu.Unlock()
 	return true
 }
@@ -197,11 +198,13 @@ func (h *hook) OnDisconnect(cl *mqtt.Client, err error, expire bool) {
 	h.a.mu.Lock()
 	t, ok := h.a.things[cl]
 	delete(h.a.things, cl)
+	delete(h.a.renumbered, cl)
 	if k := h.a.ackers[cl]; k != nil {
 		k.close()
 		delete(h.a.ackers, cl)
 	}
 	h.a.mu.Unlock()
+	h.a.endSession(cl, expire)
 	if ok {
 		h.a.willDue(cl, t, err)
 		h.a.event(t, "disconnect")

@@ -31,6 +31,10 @@
 //     subscriptions, $share/<group>/<filter>, pass the filter's access check and load-balance
 //     each message to one member (shared.go).
 //
+//     Sessions (clean session 0, MQTT 5 session expiry) outlive their connection in this
+//     process: QoS 1 and 2 messages are queued for them after the same access check, up to
+//     bounds, and sent on reconnect (session.go, which says what is not guaranteed).
+//
 //     Retained messages are not supported (the retain flag is ignored).
 //
 //   - QoS 0 and 1 publishes are sent to JetStream without waiting, up to 256 per connection
@@ -114,6 +118,12 @@ type Adapter struct {
 	things  map[*mqtt.Client]thing  // authenticated connections
 	ackers  map[*mqtt.Client]*acker // of the connections that published
 	delayed map[string]*time.Timer  // delayed wills by client id (see will.go)
+	// sessions are the things of the sessions that outlive their connection, by client id
+	// (session.go).
+	sessions map[string]thing
+	// renumbered maps the identifiers given to a connection's SUBSCRIBE and UNSUBSCRIBE
+	// packets back to the client's (packetids.go).
+	renumbered map[*mqtt.Client]map[uint16]uint16
 }
 
 // thing is the identity of an authenticated connection, and its will.
@@ -170,6 +180,8 @@ func New(auth messages.Authorizer, js jetstream.JetStream, opts ...Option) (*Ada
 		things:     map[*mqtt.Client]thing{},
 		ackers:     map[*mqtt.Client]*acker{},
 		delayed:    map[string]*time.Timer{},
+		sessions:   map[string]thing{},
+		renumbered: map[*mqtt.Client]map[uint16]uint16{},
 		origin:     nuid.Next(),
 	}
 	for _, o := range opts {
@@ -194,6 +206,11 @@ func New(auth messages.Authorizer, js jetstream.JetStream, opts ...Option) (*Ada
 	// connection before they are read into memory.
 	caps.MaximumPacketSize = uint32(a.maxPayload + 64<<10)
 	caps.RetainAvailable = 0
+	// No expiry unless a publisher set one (the default stamps every message with a day), and
+	// no forced drop of queued messages by age: sessions bound them (session.go).
+	caps.MaximumMessageExpiryInterval = 0
+	caps.MaximumInflight = MaxSessionMessages
+	caps.MaximumSessionExpiryInterval = MaxSessionExpiry
 	a.server = mqtt.New(&mqtt.Options{
 		Capabilities: caps,
 		Logger:       a.log,
@@ -415,6 +432,9 @@ func (a *Adapter) deliver(msg jetstream.Msg) {
 func (a *Adapter) ask(cl *mqtt.Client, channel string, action thingsv1.Action) (bool, thing) {
 	a.mu.Lock()
 	t, ok := a.things[cl]
+	if !ok && cl.Closed() {
+		t, ok = a.sessions[cl.ID] // a delivery to an offline session
+	}
 	a.mu.Unlock()
 	if !ok {
 		return false, thing{}

@@ -57,8 +57,8 @@ func deliveryOf(m *messagingv1.Message, now time.Time) (d delivery, ok bool) {
 	return d, true
 }
 
-// applyDelivery gives the broker's packet for a delivery its properties and expiry: the
-// broker would otherwise stamp every delivery with its own maximum expiry.
+// applyDelivery gives the broker's packet for a delivery its properties and expiry. The
+// broker's own maximum message expiry is off (New), so a delivery without one carries none.
 func applyDelivery(pk *packets.Packet, d delivery) {
 	pk.Properties.User = d.props.User
 	pk.Properties.ContentType = d.props.ContentType
@@ -69,9 +69,8 @@ func applyDelivery(pk *packets.Packet, d delivery) {
 	if d.origin != "" {
 		pk.Origin = d.origin // the broker skips it for subscriptions with No Local
 	}
+	pk.Expiry = 0 // no expiry (a negative one means "send when quota frees" to the broker)
 	if d.remaining > 0 {
 		pk.Expiry = pk.Created + d.remaining
-	} else {
-		pk.Expiry = -1 // no expiry: nothing is sent, nothing expires the in-flight copy
 	}
 }

@@ -24,8 +24,8 @@ func TestDeliveryExpiry(t *testing.T) {
 	}
 	pk := packets.Packet{Created: 100}
 	applyDelivery(&pk, delivery{})
-	if pk.Expiry != -1 || pk.Properties.MessageExpiryInterval != 0 {
-		t.Errorf("no expiry set: packet expiry %d interval %d, want -1 and 0", pk.Expiry, pk.Properties.MessageExpiryInterval)
+	if pk.Expiry != 0 || pk.Properties.MessageExpiryInterval != 0 {
+		t.Errorf("no expiry set: packet expiry %d interval %d, want 0 and 0", pk.Expiry, pk.Properties.MessageExpiryInterval)
 	}
 	d, _ := deliveryOf(m, created.Add(10*time.Second))
 	applyDelivery(&pk, d)
