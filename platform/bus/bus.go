@@ -18,6 +18,8 @@
 //	cairn_connections  KV: connections, by "<owner>.<channel id>.<thing id>".
 //	cairn_bootstrap    KV: bootstrap configs, by "config.<owner>.<thing id>", and the
 //	                   external id index, by "external.<hex SHA-256 of the external id>".
+//	cairn_retained     KV: MQTT retained messages (protobuf Message), by "<channel id>.<hex
+//	                   SHA-256 of the MQTT topic>".
 //
 // # Data format
 //
@@ -65,6 +67,7 @@ const (
 	ChannelsBucket    = "cairn_channels"
 	ConnectionsBucket = "cairn_connections"
 	BootstrapBucket   = "cairn_bootstrap"
+	RetainedBucket    = "cairn_retained"
 )
 
 // TokenTTL is how long a bearer token lives; the tokens bucket expires entries after it.
@@ -274,6 +277,7 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream) error {
 		{Bucket: ChannelsBucket, Description: "Cairn channels"},
 		{Bucket: ConnectionsBucket, Description: "Cairn thing-channel connections"},
 		{Bucket: BootstrapBucket, Description: "Cairn bootstrap configs and their external id index"},
+		{Bucket: RetainedBucket, Description: "Cairn MQTT retained messages"},
 	}
 	for _, cfg := range buckets {
 		cfg.Storage = jetstream.FileStorage

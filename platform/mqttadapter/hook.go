@@ -146,6 +146,16 @@ func (h *hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, er
 	}
 	setProperties(m, pk.Properties)
 	m.Origin = a.origin + "/" + cl.ID
+	if pk.FixedHeader.Retain {
+		m.Retain = true
+		ctx, cancel := context.WithTimeout(context.Background(), a.timeout)
+		err := a.retain(ctx, m)
+		cancel()
+		if err != nil {
+			a.log.Error("storing an MQTT retained message", "thing", t.id, "channel", channel, "error", err)
+			return pk, h.refuse(cl, pk, packets.ErrServerUnavailable)
+		}
+	}
 	if pk.FixedHeader.Qos == 2 {
 		// QoS 2 keeps the broker's own PUBREC/PUBREL/PUBCOMP exchange: stored first.
 		ctx, cancel := context.WithTimeout(context.Background(), a.timeout)

@@ -35,7 +35,7 @@
 //     process: QoS 1 and 2 messages are queued for them after the same access check, up to
 //     bounds, and sent on reconnect (session.go, which says what is not guaranteed).
 //
-//     Retained messages are not supported (the retain flag is ignored).
+//     Retained messages are stored in JetStream and shared by every instance (retained.go).
 //
 //   - QoS 0 and 1 publishes are sent to JetStream without waiting, up to 256 per connection
 //     in flight (see acker); each PUBACK is sent, in the order of the PUBLISHes, once the
@@ -124,6 +124,12 @@ type Adapter struct {
 	// renumbered maps the identifiers given to a connection's SUBSCRIBE and UNSUBSCRIBE
 	// packets back to the client's (packetids.go).
 	renumbered map[*mqtt.Client]map[uint16]uint16
+
+	retained     jetstream.KeyValue // the retained messages (retained.go)
+	stopRetained context.CancelFunc // ends their watch
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // thing is the identity of an authenticated connection, and its will.
@@ -205,7 +211,6 @@ func New(auth messages.Authorizer, js jetstream.JetStream, opts ...Option) (*Ada
 	// Room for the topic and properties around the largest payload; bigger packets end the
 	// connection before they are read into memory.
 	caps.MaximumPacketSize = uint32(a.maxPayload + 64<<10)
-	caps.RetainAvailable = 0
 	// No expiry unless a publisher set one (the default stamps every message with a day), and
 	// no forced drop of queued messages by age: sessions bound them (session.go).
 	caps.MaximumMessageExpiryInterval = 0
@@ -236,6 +241,10 @@ func (a *Adapter) Start(ctx context.Context, ln net.Listener) error {
 	a.follow, err = evs.Consume(a.revoke, jetstream.ConsumeErrHandler(func(jetstream.ConsumeContext, error) { a.cache.Flush() }))
 	if err != nil {
 		return fmt.Errorf("following %s: %w", events.ThingsSubject, err)
+	}
+	if err := a.watchRetained(ctx); err != nil {
+		a.follow.Stop()
+		return err
 	}
 	if err := a.server.AddListener(listeners.NewNet("mqtt", v3Listener{ln})); err != nil {
 		a.follow.Stop()
@@ -377,8 +386,14 @@ func (a *Adapter) revoke(msg jetstream.Msg) {
 	}
 }
 
-// Close stops the consumers, disconnects every client and closes the listener.
+// Close stops the consumers, disconnects every client and closes the listener. Calls after
+// the first return its result.
 func (a *Adapter) Close() error {
+	a.closeOnce.Do(func() { a.closeErr = a.close() })
+	return a.closeErr
+}
+
+func (a *Adapter) close() error {
 	if a.reaper != nil {
 		close(a.reaper)
 	}
@@ -390,6 +405,9 @@ func (a *Adapter) Close() error {
 	a.dmu.Unlock()
 	if a.follow != nil {
 		a.follow.Stop()
+	}
+	if a.stopRetained != nil {
+		a.stopRetained()
 	}
 	a.mu.Lock()
 	for id, tm := range a.delayed {
@@ -421,7 +439,7 @@ func (a *Adapter) deliver(msg jetstream.Msg) {
 	defer a.pmu.Unlock()
 	a.pending = &d
 	// The broker sends each subscriber the lower of this and its subscription's QoS.
-	err := a.server.Publish(topic, m.GetPayload(), false, byte(min(m.GetQos(), 2)))
+	err := a.server.Publish(topic, m.GetPayload(), m.GetRetain(), byte(min(m.GetQos(), 2)))
 	a.pending = nil
 	if err != nil {
 		a.log.Error("delivering to MQTT subscribers", "topic", topic, "error", err)

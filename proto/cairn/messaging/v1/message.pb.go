@@ -57,7 +57,10 @@ type Message struct {
 	// origin names the MQTT connection that published the message, "<adapter id>/<client id>"
 	// (the adapter id is random per adapter process), so that the adapter that accepted it
 	// honours No Local; empty for HTTP.
-	Origin        string `protobuf:"bytes,14,opt,name=origin,proto3" json:"origin,omitempty"`
+	Origin string `protobuf:"bytes,14,opt,name=origin,proto3" json:"origin,omitempty"`
+	// retain is the MQTT retain flag of the publish: the message is also the channel topic's
+	// retained message (an empty payload clears it).
+	Retain        bool `protobuf:"varint,15,opt,name=retain,proto3" json:"retain,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -190,6 +193,13 @@ func (x *Message) GetOrigin() string {
 	return ""
 }
 
+func (x *Message) GetRetain() bool {
+	if x != nil {
+		return x.Retain
+	}
+	return false
+}
+
 // UserProperty is one MQTT 5 user property.
 type UserProperty struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -247,7 +257,7 @@ var File_cairn_messaging_v1_message_proto protoreflect.FileDescriptor
 
 const file_cairn_messaging_v1_message_proto_rawDesc = "" +
 	"\n" +
-	" cairn/messaging/v1/message.proto\x12\x12cairn.messaging.v1\"\xe5\x03\n" +
+	" cairn/messaging/v1/message.proto\x12\x12cairn.messaging.v1\"\xfd\x03\n" +
 	"\aMessage\x12\x18\n" +
 	"\achannel\x18\x01 \x01(\tR\achannel\x12\x1a\n" +
 	"\bsubtopic\x18\x02 \x01(\tR\bsubtopic\x12\x1c\n" +
@@ -263,7 +273,8 @@ const file_cairn_messaging_v1_message_proto_rawDesc = "" +
 	"\x0eresponse_topic\x18\v \x01(\tR\rresponseTopic\x12)\n" +
 	"\x10correlation_data\x18\f \x01(\fR\x0fcorrelationData\x12%\n" +
 	"\x0emessage_expiry\x18\r \x01(\rR\rmessageExpiry\x12\x16\n" +
-	"\x06origin\x18\x0e \x01(\tR\x06origin\"6\n" +
+	"\x06origin\x18\x0e \x01(\tR\x06origin\x12\x16\n" +
+	"\x06retain\x18\x0f \x01(\bR\x06retain\"6\n" +
 	"\fUserProperty\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05valueBAZ?github.com/cairn-iot/cairn/proto/cairn/messaging/v1;messagingv1b\x06proto3"
