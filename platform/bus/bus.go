@@ -1,8 +1,9 @@
 // Package bus is Cairn's one engine for messaging, events and storage: NATS with JetStream.
 //
-// A process either runs nats-server in-process (Embedded, the default of the all-in-one) or
-// connects to an external NATS cluster (Connect, selected by one URL: -nats-url or
-// CAIRN_NATS_URL). Open does either and then EnsureStreams, which creates, idempotently,
+// A process either connects in-process to a nats-server it runs itself (package natsd, the
+// default of the all-in-one; only the all-in-one links the server) or to an external NATS
+// cluster (Connect, selected by one URL: -nats-url or CAIRN_NATS_URL). Open does either and
+// then EnsureStreams, which creates, idempotently,
 // every stream and key-value bucket the platform uses:
 //
 //	MESSAGES           stream, subjects channels.*.messages and channels.*.messages.>, file
@@ -23,7 +24,6 @@
 // cairn_meta. Version 1 is the layout above, every value JSON. EnsureStreams writes the
 // version on first use, accepts any version up to FormatVersion (a newer binary opens an
 // older data directory, migrating if a future version needs it) and refuses a newer one.
-// The embedded server keeps JetStream's files under <data dir>/nats.
 //
 // # Clusters
 //
@@ -37,13 +37,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
+	"net"
 	"strconv"
-	"strings"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -77,18 +74,26 @@ type Bus struct {
 	// JS is the JetStream API on Conn (streams, consumers, key-value buckets).
 	JS jetstream.JetStream
 
-	server *server.Server
+	server Server
 }
 
-// Options says which NATS to use. URL wins: when it is set, nothing is embedded.
+// Server is a NATS server running in this process (package natsd implements it).
+type Server interface {
+	// InProcessConn returns a connection to the server that bypasses the network.
+	InProcessConn() (net.Conn, error)
+	// ClientURL is the URL other processes reach the server on, "" if there is none.
+	ClientURL() string
+	// Shutdown stops the server and waits until it has stopped.
+	Shutdown()
+}
+
+// Options says which NATS to use: an external one by URL, or Server in this process.
 type Options struct {
-	// URL of an external NATS (comma-separated for a cluster). Empty runs one embedded.
+	// URL of an external NATS (comma-separated for a cluster).
 	URL string
-	// DataDir is where the embedded server keeps its JetStream files (required if URL is empty).
-	DataDir string
-	// Listen is the host:port the embedded server accepts clients on, so that other processes
-	// can share it; empty accepts in-process connections only. Use a loopback address.
-	Listen string
+	// Server, used when URL is empty, is the in-process server; the bus owns it from Open
+	// on (Close, or a failed Open, shuts it down).
+	Server Server
 	// Name names the client connection (shown by NATS monitoring).
 	Name string
 }
@@ -104,10 +109,10 @@ func Open(ctx context.Context, opts Options) (*Bus, error) {
 			return nil, err
 		}
 	} else {
-		b.server, err = Embedded(EmbeddedOptions{DataDir: opts.DataDir, Listen: opts.Listen})
-		if err != nil {
-			return nil, err
+		if opts.Server == nil {
+			return nil, errors.New("opening the bus: no NATS given; set -nats-url (CAIRN_NATS_URL) or run the all-in-one with -data-dir (CAIRN_DATA_DIR)")
 		}
+		b.server = opts.Server
 		b.Conn, err = nats.Connect("", nats.InProcessServer(b.server), nats.Name(opts.Name), nats.MaxReconnects(-1))
 		if err != nil {
 			b.server.Shutdown()
@@ -129,7 +134,7 @@ func Open(ctx context.Context, opts Options) (*Bus, error) {
 // ClientURL returns the URL other processes use to reach the embedded server, or "" when
 // there is none or it accepts in-process connections only.
 func (b *Bus) ClientURL() string {
-	if b.server == nil || b.server.Addr() == nil {
+	if b.server == nil {
 		return ""
 	}
 	return b.server.ClientURL()
@@ -155,74 +160,8 @@ func (b *Bus) Close() error {
 	}
 	if b.server != nil {
 		b.server.Shutdown()
-		b.server.WaitForShutdown()
 	}
 	return err
-}
-
-// EmbeddedOptions configures Embedded.
-type EmbeddedOptions struct {
-	// DataDir holds JetStream's files (under DataDir/nats). Required.
-	DataDir string
-	// Listen is "host:port" to accept network clients on ("127.0.0.1:0" picks a free port);
-	// empty accepts in-process connections only.
-	Listen string
-}
-
-// Embedded starts nats-server in this process with JetStream storing under opts.DataDir,
-// and returns it ready for connections. The caller shuts it down.
-func Embedded(opts EmbeddedOptions) (*server.Server, error) {
-	if opts.DataDir == "" {
-		return nil, errors.New("starting embedded NATS: no data directory given; set -data-dir or CAIRN_DATA_DIR")
-	}
-	dir, err := filepath.Abs(opts.DataDir)
-	if err != nil {
-		return nil, fmt.Errorf("starting embedded NATS: %w", err)
-	}
-	store := filepath.Join(dir, "nats")
-	if err := os.MkdirAll(store, 0o750); err != nil {
-		return nil, fmt.Errorf("creating the data directory: %w", err)
-	}
-	sopts := &server.Options{
-		ServerName: "cairn",
-		JetStream:  true,
-		StoreDir:   store,
-		NoSigs:     true, // the process owns signals; it shuts the server down itself
-		NoLog:      true,
-		DontListen: opts.Listen == "",
-	}
-	if opts.Listen != "" {
-		host, port, err := splitHostPort(opts.Listen)
-		if err != nil {
-			return nil, fmt.Errorf("starting embedded NATS: listen address %q: %w", opts.Listen, err)
-		}
-		sopts.Host, sopts.Port = host, port
-		if port == 0 {
-			sopts.Port = server.RANDOM_PORT
-		}
-	}
-	s, err := server.NewServer(sopts)
-	if err != nil {
-		return nil, fmt.Errorf("starting embedded NATS: %w", err)
-	}
-	go s.Start()
-	if !s.ReadyForConnections(30 * time.Second) {
-		s.Shutdown()
-		return nil, fmt.Errorf("starting embedded NATS in %s: not ready after 30s (is the directory locked by another cairn, or the port %q taken?)", store, opts.Listen)
-	}
-	return s, nil
-}
-
-func splitHostPort(addr string) (string, int, error) {
-	i := strings.LastIndex(addr, ":")
-	if i < 0 {
-		return "", 0, errors.New("want host:port")
-	}
-	port, err := strconv.Atoi(addr[i+1:])
-	if err != nil || port < 0 || port > 65535 {
-		return "", 0, fmt.Errorf("port %q is not a number from 0 to 65535", addr[i+1:])
-	}
-	return strings.Trim(addr[:i], "[]"), port, nil
 }
 
 // Connect connects to an external NATS at url, reconnecting forever once connected.

@@ -23,6 +23,7 @@ import (
 	"github.com/cairn-iot/cairn/platform/httpadapter"
 	"github.com/cairn-iot/cairn/platform/messages"
 	"github.com/cairn-iot/cairn/platform/mqttadapter"
+	"github.com/cairn-iot/cairn/platform/natsd"
 	"github.com/cairn-iot/cairn/platform/service"
 	"github.com/cairn-iot/cairn/platform/things"
 	"github.com/cairn-iot/cairn/platform/users"
@@ -67,9 +68,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return err
 	}
 	log := service.NewLogger(stderr, cfg.LogLevel, "cairn")
-	opts := bus.Options{URL: cfg.NATSURL, DataDir: cfg.DataDir, Listen: cfg.NATSListen}
-	if cfg.NATSURL != "" {
-		opts.DataDir, opts.Listen = "", ""
+	opts := bus.Options{URL: cfg.NATSURL}
+	if cfg.NATSURL == "" {
+		s, err := natsd.Start(natsd.Options{DataDir: cfg.DataDir, Listen: cfg.NATSListen})
+		if err != nil {
+			return err
+		}
+		opts.Server = s // the bus shuts it down
 	}
 	return service.Run(ctx, service.Config{
 		Name:     "cairn",

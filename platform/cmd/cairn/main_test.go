@@ -13,7 +13,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/cairn-iot/cairn/platform/bus"
 	"github.com/cairn-iot/cairn/platform/bus/bustest"
 	"github.com/cairn-iot/cairn/platform/events"
 	"github.com/cairn-iot/cairn/test/testenv"
@@ -129,7 +128,7 @@ func TestAllInOneRestart(t *testing.T) {
 	}
 
 	// The event log is in the data directory too.
-	b := bustest.Open(t, bus.Options{DataDir: dir})
+	b := bustest.OpenDir(t, dir)
 	evs, err := events.All(context.Background(), b.JS, events.ThingsSubject)
 	if err != nil {
 		t.Fatal(err)
