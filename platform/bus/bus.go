@@ -27,16 +27,22 @@
 //
 // # Clusters
 //
-// Streams and buckets are created with one replica. On a NATS cluster, an operator scales
-// them (nats stream edit MESSAGES --replicas 3; the bucket streams are KV_<bucket>), and
-// EnsureStreams keeps the replica count it finds, so a service starting later never scales
-// them back down.
+// Streams and buckets are created with Options.Replicas copies (-replicas, CAIRN_REPLICAS;
+// default 1). A service that finds fewer raises them in place (JetStream copies the data to
+// the new replicas); one that finds more keeps them and logs it, so a service started later
+// with a smaller setting never scales them down. Replicas that the cluster cannot place and
+// that exceed the servers this process knows of are refused (ErrRefused) naming their number.
+//
+// A service starts before its cluster is ready: Dial returns at once, and WaitReady retries
+// EnsureStreams with backoff (MinBackoff to MaxBackoff) while JetStream has no quorum or
+// leader, reporting why.
 package bus
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"strconv"
 	"time"
@@ -75,6 +81,7 @@ type Bus struct {
 	JS jetstream.JetStream
 
 	server Server
+	opts   Options
 }
 
 // Server is a NATS server running in this process (package natsd implements it).
@@ -91,22 +98,44 @@ type Server interface {
 type Options struct {
 	// URL of an external NATS (comma-separated for a cluster).
 	URL string
-	// Server, used when URL is empty, is the in-process server; the bus owns it from Open
-	// on (Close, or a failed Open, shuts it down).
+	// Server, used when URL is empty, is the in-process server; the bus owns it from Dial
+	// on (Close, or a failed Dial, shuts it down).
 	Server Server
 	// Name names the client connection (shown by NATS monitoring).
 	Name string
+	// Replicas is the replica count of the streams and buckets (see Layout); 0 means 1.
+	Replicas int
+	// Log, if set, records what Ensure and WaitReady do.
+	Log *slog.Logger
 }
 
-// Open connects to the NATS that opts describe, starting the embedded one if needed, and
-// ensures the streams and buckets exist. Close releases everything.
+// Open is Dial then Ensure: it connects to the NATS that opts describe and ensures the
+// streams and buckets exist, once. Close releases everything.
 func Open(ctx context.Context, opts Options) (*Bus, error) {
-	b := &Bus{}
+	b, err := Dial(opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.Ensure(ctx); err != nil {
+		b.Close()
+		return nil, err
+	}
+	return b, nil
+}
+
+// Dial connects to the NATS that opts describe. An external NATS that does not answer yet
+// is retried in the background (Ensure and WaitReady then report it), so a service can
+// start before its cluster.
+func Dial(opts Options) (*Bus, error) {
+	if opts.Replicas < 0 || opts.Replicas > 5 {
+		return nil, fmt.Errorf("-replicas %d (CAIRN_REPLICAS): want 1 to 5 (JetStream's limit), at most the number of NATS servers", opts.Replicas)
+	}
+	b := &Bus{opts: opts}
 	var err error
 	if opts.URL != "" {
-		b.Conn, err = Connect(opts.URL, opts.Name)
+		b.Conn, err = nats.Connect(opts.URL, nats.Name(opts.Name), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true))
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("connecting to NATS at %s: %w (-nats-url / CAIRN_NATS_URL)", opts.URL, err)
 		}
 	} else {
 		if opts.Server == nil {
@@ -124,11 +153,24 @@ func Open(ctx context.Context, opts Options) (*Bus, error) {
 		b.Close()
 		return nil, fmt.Errorf("opening JetStream: %w", err)
 	}
-	if err := EnsureStreams(ctx, b.JS); err != nil {
-		b.Close()
-		return nil, err
-	}
 	return b, nil
+}
+
+// Ensure runs EnsureStreams once with the bus's replicas and the servers it knows of.
+func (b *Bus) Ensure(ctx context.Context) error {
+	return EnsureStreams(ctx, b.JS, Layout{Replicas: b.opts.Replicas, Servers: b.servers(), Log: b.opts.Log})
+}
+
+// servers is the number of servers this process knows of: the embedded server's configured
+// cluster, or the client's server pool (the URLs given and those the cluster announced).
+func (b *Bus) servers() int {
+	if s, ok := b.server.(interface{ Servers() int }); ok {
+		return s.Servers()
+	}
+	if b.server == nil {
+		return len(b.Conn.Servers())
+	}
+	return 1
 }
 
 // ClientURL returns the URL other processes use to reach the embedded server, or "" when
@@ -164,68 +206,6 @@ func (b *Bus) Close() error {
 	return err
 }
 
-// Connect connects to an external NATS at url, reconnecting forever once connected.
-func Connect(url, name string) (*nats.Conn, error) {
-	nc, err := nats.Connect(url, nats.Name(name), nats.MaxReconnects(-1))
-	if err != nil {
-		return nil, fmt.Errorf("connecting to NATS at %s: %w (is it running? -nats-url / CAIRN_NATS_URL)", url, err)
-	}
-	return nc, nil
-}
-
-// EnsureStreams creates the platform's streams and buckets, or updates their configuration
-// to this version's; it is idempotent. It then checks the data format version.
-func EnsureStreams(ctx context.Context, js jetstream.JetStream) error {
-	streams := []jetstream.StreamConfig{
-		{
-			Name:        MessagesStream,
-			Description: "Cairn channel messages: the bus and the message store",
-			Subjects:    []string{"channels.*.messages", "channels.*.messages.>"},
-			Storage:     jetstream.FileStorage,
-			Retention:   jetstream.LimitsPolicy,
-			Duplicates:  DuplicateWindow,
-		},
-		{
-			Name:        EventsStream,
-			Description: "Cairn events (Mainflux event format: string fields with an operation)",
-			Subjects:    []string{"events.>"},
-			Storage:     jetstream.FileStorage,
-			Retention:   jetstream.LimitsPolicy,
-		},
-	}
-	for _, cfg := range streams {
-		if s, err := js.Stream(ctx, cfg.Name); err == nil {
-			cfg.Replicas = s.CachedInfo().Config.Replicas // keep what an operator scaled it to
-		}
-		if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
-			return fmt.Errorf("creating stream %s: %w", cfg.Name, err)
-		}
-	}
-	buckets := []jetstream.KeyValueConfig{
-		{Bucket: MetaBucket, Description: "Cairn data format"},
-		{Bucket: UsersBucket, Description: "Cairn users"},
-		{Bucket: TokensBucket, Description: "Cairn bearer tokens", TTL: TokenTTL},
-		{Bucket: ThingsBucket, Description: "Cairn things"},
-		{Bucket: ThingKeysBucket, Description: "Cairn thing key index"},
-		{Bucket: ChannelsBucket, Description: "Cairn channels"},
-		{Bucket: ConnectionsBucket, Description: "Cairn thing-channel connections"},
-	}
-	for _, cfg := range buckets {
-		cfg.Storage = jetstream.FileStorage
-		if kv, err := js.KeyValue(ctx, cfg.Bucket); err == nil {
-			if st, err := kv.Status(ctx); err == nil {
-				if kvs, ok := st.(*jetstream.KeyValueBucketStatus); ok {
-					cfg.Replicas = kvs.StreamInfo().Config.Replicas
-				}
-			}
-		}
-		if _, err := js.CreateOrUpdateKeyValue(ctx, cfg); err != nil {
-			return fmt.Errorf("creating key-value bucket %s: %w", cfg.Bucket, err)
-		}
-	}
-	return checkFormat(ctx, js)
-}
-
 func checkFormat(ctx context.Context, js jetstream.JetStream) error {
 	kv, err := js.KeyValue(ctx, MetaBucket)
 	if err != nil {
@@ -243,10 +223,10 @@ func checkFormat(ctx context.Context, js jetstream.JetStream) error {
 	}
 	v, err := strconv.Atoi(string(e.Value()))
 	if err != nil || v < 1 {
-		return fmt.Errorf("reading the data format version: %s/format is %q, want a positive number; the data is not Cairn's or is damaged", MetaBucket, e.Value())
+		return refuse("reading the data format version: %s/format is %q, want a positive number; the data is not Cairn's or is damaged", MetaBucket, e.Value())
 	}
 	if v > FormatVersion {
-		return fmt.Errorf("the data format version is %d, this binary reads up to %d: upgrade cairn, or point it at another data directory", v, FormatVersion)
+		return refuse("the data format version is %d, this binary reads up to %d: upgrade cairn, or point it at another data directory", v, FormatVersion)
 	}
 	// Versions 1..FormatVersion: no migration exists yet (only version 1 was ever written).
 	return nil

@@ -72,7 +72,7 @@ func TestEnsureStreamsIdempotent(t *testing.T) {
 	b := bustest.New(t)
 	ctx := context.Background()
 	for i := range 2 {
-		if err := bus.EnsureStreams(ctx, b.JS); err != nil {
+		if err := bus.EnsureStreams(ctx, b.JS, bus.Layout{}); err != nil {
 			t.Fatalf("EnsureStreams (call %d) = %v, want nil", i+2, err)
 		}
 	}

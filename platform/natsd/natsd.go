@@ -4,6 +4,7 @@
 package natsd
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net"
@@ -23,13 +24,28 @@ type Options struct {
 	// Listen is "host:port" to accept network clients on ("127.0.0.1:0" picks a free port);
 	// empty accepts in-process connections only.
 	Listen string
+	// ServerName names this server; every node of a cluster needs its own. Default "cairn".
+	ServerName string
+	// ClusterName, ClusterListen (host:port for the other nodes' routes) and Routes (the
+	// nats:// URLs of the other nodes' cluster listeners) make the server a node of a
+	// JetStream cluster; all empty runs a single server. ClusterName defaults to "cairn".
+	ClusterName   string
+	ClusterListen string
+	Routes        []string
+	// Sync is when JetStream flushes its files to disk (fsync): "" for NATS's default (every
+	// 2 minutes), a duration such as "1s", or "always" (before each acknowledgement).
+	Sync string
 }
 
 // Server is a running embedded nats-server. It satisfies bus.Server: the bus connects to it
 // in-process and shuts it down when it closes.
 type Server struct {
-	s *server.Server
+	s       *server.Server
+	servers int
 }
+
+// Servers is the number of servers of the cluster as configured: this one and its routes.
+func (s *Server) Servers() int { return s.servers }
 
 // Start starts nats-server in this process with JetStream storing under opts.DataDir, and
 // returns it ready for connections. The caller shuts it down (or hands it to the bus).
@@ -46,7 +62,7 @@ func Start(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("creating the data directory: %w", err)
 	}
 	sopts := &server.Options{
-		ServerName: "cairn",
+		ServerName: cmp.Or(opts.ServerName, "cairn"),
 		JetStream:  true,
 		StoreDir:   store,
 		NoSigs:     true, // the process owns signals; it shuts the server down itself
@@ -63,6 +79,12 @@ func Start(opts Options) (*Server, error) {
 			sopts.Port = server.RANDOM_PORT
 		}
 	}
+	if err := opts.cluster(sopts); err != nil {
+		return nil, fmt.Errorf("starting embedded NATS: %w", err)
+	}
+	if sopts.SyncAlways, sopts.SyncInterval, err = ParseSync(opts.Sync); err != nil {
+		return nil, fmt.Errorf("starting embedded NATS: %w", err)
+	}
 	s, err := server.NewServer(sopts)
 	if err != nil {
 		return nil, fmt.Errorf("starting embedded NATS: %w", err)
@@ -72,7 +94,7 @@ func Start(opts Options) (*Server, error) {
 		s.Shutdown()
 		return nil, fmt.Errorf("starting embedded NATS in %s: not ready after 30s (is the directory locked by another cairn, or the port %q taken?)", store, opts.Listen)
 	}
-	return &Server{s: s}, nil
+	return &Server{s: s, servers: 1 + len(sopts.Routes)}, nil
 }
 
 // InProcessConn returns a connection to the server that bypasses the network.

@@ -57,7 +57,7 @@ func TestRunCairn(t *testing.T) {
 		done <- runCairn(ctx, runConfig{moduleDir: root, bin: filepath.Join(tmp, "cairn"), env: env, stdout: logs, stderr: logs})
 	}()
 	for {
-		resp, err := http.Get("http://" + httpAddr + "/health")
+		resp, err := http.Get("http://" + httpAddr + "/health/ready")
 		if err == nil {
 			b, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()

@@ -67,7 +67,7 @@ func (p *platform) start() {
 			t.Fatalf("cairn exited before it was healthy:\n%s", p.logs)
 		default:
 		}
-		resp, err := http.Get("http://" + p.httpAddr + "/health")
+		resp, err := http.Get("http://" + p.httpAddr + "/health/ready")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {

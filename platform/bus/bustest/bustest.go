@@ -4,6 +4,9 @@ package bustest
 
 import (
 	"context"
+	"fmt"
+	"net"
+	"strings"
 	"testing"
 
 	"github.com/cairn-iot/cairn/platform/bus"
@@ -44,4 +47,50 @@ func Open(t testing.TB, opts natsd.Options) *bus.Bus {
 	}
 	t.Cleanup(func() { _ = b.Close() })
 	return b
+}
+
+// Cluster starts n embedded servers on loopback that form one JetStream cluster, each also
+// listening for clients on a free port, and returns them (stopped when the test ends) and
+// their client URLs, comma-separated (the form of -nats-url for a cluster).
+func Cluster(t testing.TB, n int) ([]*natsd.Server, string) {
+	t.Helper()
+	listen := make([]string, n)
+	var routes []string
+	for i := range listen {
+		listen[i] = freeAddr(t)
+		routes = append(routes, "nats://"+listen[i])
+	}
+	servers := make([]*natsd.Server, n)
+	errs := make(chan error, n)
+	for i := range servers {
+		go func() {
+			s, err := natsd.Start(natsd.Options{
+				DataDir: t.TempDir(), Listen: "127.0.0.1:0", ServerName: fmt.Sprintf("n%d", i+1),
+				ClusterName: "cairn-test", ClusterListen: listen[i], Routes: routes,
+			})
+			servers[i] = s
+			errs <- err
+		}()
+	}
+	for range servers {
+		if err := <-errs; err != nil {
+			t.Fatalf("starting a cluster node: %v", err)
+		}
+	}
+	var urls []string
+	for _, s := range servers {
+		t.Cleanup(s.Shutdown)
+		urls = append(urls, s.ClientURL())
+	}
+	return servers, strings.Join(urls, ",")
+}
+
+func freeAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
 }

@@ -46,10 +46,12 @@ func start(t *testing.T, env map[string]string) *instance {
 	t.Cleanup(func() { stop() })
 	base := "http://" + addr
 	for {
-		resp, herr := http.Get(base + "/health")
+		resp, herr := http.Get(base + "/health/ready")
 		if herr == nil {
 			resp.Body.Close()
-			break
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
 		}
 		select {
 		case err := <-done:
