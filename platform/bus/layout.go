@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -79,24 +80,79 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, l Layout) error 
 			return fmt.Errorf("reading stream %s: %w", cfg.Name, err)
 		}
 		cfg.Replicas = l.replicas(cfg.Name, found, want)
-		if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
+		err := settle(ctx, js, cfg.Name, func(ctx context.Context) error {
+			_, err := js.CreateOrUpdateStream(ctx, cfg)
+			return err
+		})
+		if err != nil {
 			return l.creating("stream "+cfg.Name, cfg.Replicas, err)
 		}
 	}
 	for _, cfg := range bucketConfigs() {
-		cfg.Storage = jetstream.FileStorage
-		var found int
-		if s, err := js.Stream(ctx, "KV_"+cfg.Bucket); err == nil {
-			found = s.CachedInfo().Config.Replicas
-		} else if !errors.Is(err, jetstream.ErrStreamNotFound) {
-			return fmt.Errorf("reading bucket %s: %w", cfg.Bucket, err)
-		}
-		cfg.Replicas = l.replicas("KV_"+cfg.Bucket, found, want)
-		if _, err := js.CreateOrUpdateKeyValue(ctx, cfg); err != nil {
-			return l.creating("key-value bucket "+cfg.Bucket, cfg.Replicas, err)
+		if err := ensureBucket(ctx, js, l, cfg, want); err != nil {
+			return err
 		}
 	}
 	return checkFormat(ctx, js)
+}
+
+// ensureBucket creates the bucket of cfg, or updates its stream, so that it has the
+// replicas l decides and no direct gets: a direct get may be answered by a follower that
+// has not applied the latest write yet (a thing just created would read as unknown); without
+// it, every Get is answered by the bucket's leader.
+func ensureBucket(ctx context.Context, js jetstream.JetStream, l Layout, cfg jetstream.KeyValueConfig, want int) error {
+	cfg.Storage = jetstream.FileStorage
+	name := "KV_" + cfg.Bucket
+	s, err := js.Stream(ctx, name)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		cfg.Replicas = want
+		err = settle(ctx, js, name, func(ctx context.Context) error {
+			_, err := js.CreateKeyValue(ctx, cfg)
+			if errors.Is(err, jetstream.ErrBucketExists) {
+				return nil // created by another node with the same configuration
+			}
+			return err
+		})
+		if err != nil {
+			return l.creating("key-value bucket "+cfg.Bucket, want, err)
+		}
+		s, err = js.Stream(ctx, name)
+	}
+	if err != nil {
+		return fmt.Errorf("reading bucket %s: %w", cfg.Bucket, err)
+	}
+	sc := s.CachedInfo().Config
+	replicas := l.replicas(name, sc.Replicas, want)
+	if sc.Replicas == replicas && !sc.AllowDirect && sc.MaxAge == cfg.TTL && sc.Description == cfg.Description {
+		return nil
+	}
+	sc.Replicas, sc.AllowDirect, sc.MaxAge, sc.Description = replicas, false, cfg.TTL, cfg.Description
+	err = settle(ctx, js, name, func(ctx context.Context) error {
+		_, err := js.UpdateStream(ctx, sc)
+		return err
+	})
+	if err != nil {
+		return l.creating("key-value bucket "+cfg.Bucket, replicas, err)
+	}
+	return nil
+}
+
+// createTimeout bounds one create or update: on a cluster, when several nodes create the
+// same stream at once, JetStream answers only the first; the others find the stream.
+const createTimeout = 2 * time.Second
+
+// settle runs do (a create or update of stream name) with createTimeout; if it is not
+// answered, it is done when the stream exists (created by another node at the same time).
+func settle(ctx context.Context, js jetstream.JetStream, name string, do func(context.Context) error) error {
+	cctx, cancel := context.WithTimeout(ctx, createTimeout)
+	err := do(cctx)
+	cancel()
+	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+		if _, serr := js.Stream(ctx, name); serr == nil {
+			return nil
+		}
+	}
+	return err
 }
 
 // replicas decides the replica count of a stream found with found replicas (0: not found).

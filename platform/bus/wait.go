@@ -11,9 +11,10 @@ import (
 // twice as long, at most MaxBackoff.
 const (
 	MinBackoff = 250 * time.Millisecond
-	MaxBackoff = 5 * time.Second
-	// attemptTimeout bounds one Ensure: a cluster without quorum does not answer at all.
-	attemptTimeout = 10 * time.Second
+	MaxBackoff = 2 * time.Second
+	// attemptTimeout bounds one Ensure: a cluster without quorum does not answer at all, and
+	// one that elects its leader answers the next attempt; Ensure is idempotent.
+	attemptTimeout = 3 * time.Second
 )
 
 // WaitReady runs Ensure until it succeeds, retrying with backoff while the JetStream
