@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -68,4 +70,19 @@ func ParseSync(s string) (always bool, interval time.Duration, err error) {
 		return false, 0, fmt.Errorf("-sync %q: want \"always\" or a positive duration such as 1s or 2m", s)
 	}
 	return false, d, nil
+}
+
+// refuseStandaloneData refuses to start a cluster node on the store of a single server:
+// JetStream does not adopt a single server's streams into a cluster (a clustered server
+// treats them as orphans), so the data would be lost from view, or deleted.
+func refuseStandaloneData(store string) error {
+	js := filepath.Join(store, "jetstream")
+	streams, _ := os.ReadDir(filepath.Join(js, "$G", "streams"))
+	if len(streams) == 0 {
+		return nil
+	}
+	if _, err := os.Stat(filepath.Join(js, "$SYS", "_js_")); err == nil {
+		return nil // a cluster node's store already
+	}
+	return fmt.Errorf("%s holds the data of a single server (%d streams), which JetStream does not carry into a cluster; start this node on an empty -data-dir and copy the data in (see the README, growing a single node into a cluster), or start it without the cluster flags", store, len(streams))
 }

@@ -82,6 +82,11 @@ func Start(opts Options) (*Server, error) {
 	if err := opts.cluster(sopts); err != nil {
 		return nil, fmt.Errorf("starting embedded NATS: %w", err)
 	}
+	if opts.clustered() {
+		if err := refuseStandaloneData(store); err != nil {
+			return nil, fmt.Errorf("starting embedded NATS: %w", err)
+		}
+	}
 	if sopts.SyncAlways, sopts.SyncInterval, err = ParseSync(opts.Sync); err != nil {
 		return nil, fmt.Errorf("starting embedded NATS: %w", err)
 	}

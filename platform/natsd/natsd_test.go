@@ -1,9 +1,13 @@
 package natsd_test
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/cairn-iot/cairn/platform/natsd"
 )
@@ -85,5 +89,29 @@ func TestParseSync(t *testing.T) {
 	}
 	if _, _, err := natsd.ParseSync("0s"); err == nil {
 		t.Error("ParseSync(0s) = nil error, want a refusal")
+	}
+}
+
+// TestClusterRefusesSingleServerData: a single server's data directory is not started as a
+// cluster node, whose JetStream would not see (and might delete) its streams.
+func TestClusterRefusesSingleServerData(t *testing.T) {
+	dir := t.TempDir()
+	s, err := natsd.Start(natsd.Options{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc, err := nats.Connect("", nats.InProcessServer(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, _ := jetstream.New(nc)
+	if _, err := js.CreateStream(context.Background(), jetstream.StreamConfig{Name: "S", Subjects: []string{"s"}}); err != nil {
+		t.Fatal(err)
+	}
+	nc.Close()
+	s.Shutdown()
+	_, err = natsd.Start(natsd.Options{DataDir: dir, ServerName: "n1", ClusterListen: "127.0.0.1:0"})
+	if err == nil || !strings.Contains(err.Error(), "holds the data of a single server") {
+		t.Fatalf("Start as a cluster node on a single server's data = %v, want a refusal", err)
 	}
 }

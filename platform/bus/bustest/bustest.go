@@ -54,6 +54,13 @@ func Open(t testing.TB, opts natsd.Options) *bus.Bus {
 // their client URLs, comma-separated (the form of -nats-url for a cluster).
 func Cluster(t testing.TB, n int) ([]*natsd.Server, string) {
 	t.Helper()
+	return ClusterFrom(t, n, "", "")
+}
+
+// ClusterFrom is Cluster whose first node uses the data directory dir and server name name
+// (a single node grown into a cluster); empty dir and name are Cluster's defaults.
+func ClusterFrom(t testing.TB, n int, dir, name string) ([]*natsd.Server, string) {
+	t.Helper()
 	listen := make([]string, n)
 	var routes []string
 	for i := range listen {
@@ -63,11 +70,15 @@ func Cluster(t testing.TB, n int) ([]*natsd.Server, string) {
 	servers := make([]*natsd.Server, n)
 	errs := make(chan error, n)
 	for i := range servers {
+		opts := natsd.Options{
+			DataDir: t.TempDir(), Listen: "127.0.0.1:0", ServerName: fmt.Sprintf("n%d", i+1),
+			ClusterName: "cairn-test", ClusterListen: listen[i], Routes: routes,
+		}
+		if i == 0 && dir != "" {
+			opts.DataDir, opts.ServerName = dir, name
+		}
 		go func() {
-			s, err := natsd.Start(natsd.Options{
-				DataDir: t.TempDir(), Listen: "127.0.0.1:0", ServerName: fmt.Sprintf("n%d", i+1),
-				ClusterName: "cairn-test", ClusterListen: listen[i], Routes: routes,
-			})
+			s, err := natsd.Start(opts)
 			servers[i] = s
 			errs <- err
 		}()
