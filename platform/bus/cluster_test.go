@@ -116,4 +116,3 @@ func TestReplicasSingleServer(t *testing.T) {
 		t.Fatalf("WaitReady with -replicas 3 on one server = %v, want a refusal naming 1 server", err)
 	}
 }
-
