@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -73,13 +74,20 @@ func bucketConfigs() []jetstream.KeyValueConfig {
 func EnsureStreams(ctx context.Context, js jetstream.JetStream, l Layout) error {
 	want := max(l.Replicas, 1)
 	for _, cfg := range streamConfigs() {
-		var found int
+		var found *jetstream.StreamConfig
 		if s, err := js.Stream(ctx, cfg.Name); err == nil {
-			found = s.CachedInfo().Config.Replicas
+			found = &s.CachedInfo().Config
 		} else if !errors.Is(err, jetstream.ErrStreamNotFound) {
 			return fmt.Errorf("reading stream %s: %w", cfg.Name, err)
 		}
-		cfg.Replicas = l.replicas(cfg.Name, found, want)
+		if found != nil {
+			cfg.Replicas = l.replicas(cfg.Name, found.Replicas, want)
+			if same(*found, cfg) {
+				continue // no update: a cluster with a node down refuses even an identical one
+			}
+		} else {
+			cfg.Replicas = want
+		}
 		err := settle(ctx, js, cfg.Name, func(ctx context.Context) error {
 			_, err := js.CreateOrUpdateStream(ctx, cfg)
 			return err
@@ -94,6 +102,13 @@ func EnsureStreams(ctx context.Context, js jetstream.JetStream, l Layout) error 
 		}
 	}
 	return checkFormat(ctx, js)
+}
+
+// same reports whether the stream configuration found already is what EnsureStreams wants.
+func same(found, want jetstream.StreamConfig) bool {
+	return found.Replicas == want.Replicas && found.Description == want.Description &&
+		slices.Equal(found.Subjects, want.Subjects) && found.Storage == want.Storage &&
+		found.Retention == want.Retention && found.Duplicates == want.Duplicates
 }
 
 // ensureBucket creates the bucket of cfg, or updates its stream, so that it has the

@@ -29,24 +29,10 @@ func TestClusterFaults(t *testing.T) {
 		t.Skip("runs a three-node cluster under load")
 	}
 	c := startCluster(t, buildCairn(t))
-	n0 := c.nodes[0]
-	n0.must(201, "POST", "/users", "", `{"email":"cluster@example.com","password":"a-long-secret"}`, nil)
-	var tok struct{ Token string }
-	n0.must(201, "POST", "/tokens", "", `{"email":"cluster@example.com","password":"a-long-secret"}`, &tok)
-	bearer := "Bearer " + tok.Token
-	var sensor, ch thing
-	n0.must(200, "GET", n0.must(201, "POST", "/things", bearer, `{"name":"sensor"}`, nil).Get("Location"), bearer, "", &sensor)
-	n0.must(200, "GET", n0.must(201, "POST", "/channels", bearer, `{"name":"cluster"}`, nil).Get("Location"), bearer, "", &ch)
-	n0.must(200, "PUT", "/channels/"+ch.ID+"/things/"+sensor.ID, bearer, "", nil)
-	topic := "channels/" + ch.ID + "/messages"
-	cl := &clusterClient{c: c, thing: sensor, channel: ch.ID, bearer: bearer, http: &http.Client{Timeout: 10 * time.Second}}
-
-	cl.checkFanOut(t, topic)
-
-	windows := []*window{{name: "no fault"}, {name: "(a) follower SIGKILLed, restarted"},
-		{name: "(b) MESSAGES leader SIGKILLed, restarted"}, {name: "(c) data directory deleted, node rejoins empty"},
-		{name: "(d) node restarted while another is down"}}
-	faults := []func(){
+	cl := setUpLoad(t, c, c.nodes[0].httpAddr, c.nodes[0].httpAddr)
+	cl.checkFanOut(t)
+	cl.run(t, []string{"(a) follower SIGKILLed, restarted", "(b) MESSAGES leader SIGKILLed, restarted",
+		"(c) data directory deleted, node rejoins empty", "(d) node restarted while another is down"}, []func(){
 		func() { f := (c.leader() + 1) % 3; c.kill(f); cl.progress(t, 300); c.restart(f) },
 		func() { l := c.leader(); c.kill(l); cl.progress(t, 300); c.restart(l) },
 		func() {
@@ -64,31 +50,53 @@ func TestClusterFaults(t *testing.T) {
 			c.kill(down)
 			c.up[other].Store(false)
 			c.nodes[other].stop()
-			c.restart(other) // starts and becomes ready with one node of three down
+			c.serve(other) // starts and becomes ready with one node of three down
 			cl.progress(t, 300)
 			c.restart(down)
 		},
+	})
+}
+
+// setUpLoad creates a user (on users), a thing and a channel it is connected to (on things)
+// and returns a client publishing as that thing to c.
+func setUpLoad(t *testing.T, c target, users, things string) *clusterClient {
+	u := &platform{t: t, httpAddr: users}
+	u.must(201, "POST", "/users", "", `{"email":"cluster@example.com","password":"a-long-secret"}`, nil)
+	var tok struct{ Token string }
+	u.must(201, "POST", "/tokens", "", `{"email":"cluster@example.com","password":"a-long-secret"}`, &tok)
+	bearer := "Bearer " + tok.Token
+	th := &platform{t: t, httpAddr: things}
+	var sensor, ch thing
+	th.must(200, "GET", th.must(201, "POST", "/things", bearer, `{"name":"sensor"}`, nil).Get("Location"), bearer, "", &sensor)
+	th.must(200, "GET", th.must(201, "POST", "/channels", bearer, `{"name":"cluster"}`, nil).Get("Location"), bearer, "", &ch)
+	th.must(200, "PUT", "/channels/"+ch.ID+"/things/"+sensor.ID, bearer, "", nil)
+	return &clusterClient{c: c, thing: sensor, channel: ch.ID, bearer: bearer, http: &http.Client{Timeout: 10 * time.Second},
+		topic: "channels/" + ch.ID + "/messages"}
+}
+
+// run publishes clusterLoad messages while injecting faults one after the other, then
+// verifies and prints what each fault cost.
+func (cl *clusterClient) run(t *testing.T, names []string, faults []func()) {
+	cl.windows = []*window{{name: "no fault"}}
+	for _, n := range names {
+		cl.windows = append(cl.windows, &window{name: n})
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), clusterCap)
 	defer cancel()
 	cl.led = map[string]attempt{}
-	cl.windows = windows
-	if len(windows) != len(faults)+1 {
-		t.Fatal("one window per fault and one before them")
-	}
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
 	for w := range 2 {
 		wg.Go(func() { cl.publishHTTP(ctx, stop, w) })
-		wg.Go(func() { cl.publishMQTT(ctx, stop, w, topic) })
+		wg.Go(func() { cl.publishMQTT(ctx, stop, w, cl.topic) })
 	}
 	wg.Go(func() { cl.readAll(ctx, stop) })
 	for i, f := range faults {
-		for cl.acked.Load() < int64((i+1)*clusterLoad/len(windows)-100) && ctx.Err() == nil {
+		for cl.acked.Load() < int64((i+1)*clusterLoad/len(cl.windows)-100) && ctx.Err() == nil {
 			time.Sleep(10 * time.Millisecond)
 		}
 		cl.cur.Store(int32(i + 1))
-		t.Logf("%s, after %d acknowledged", windows[i+1].name, cl.acked.Load())
+		t.Logf("%s, after %d acknowledged", cl.windows[i+1].name, cl.acked.Load())
 		f()
 	}
 	for cl.acked.Load() < clusterLoad && ctx.Err() == nil {
@@ -109,10 +117,11 @@ type attempt struct {
 
 // clusterClient publishes to and reads from the cluster, recording every attempt.
 type clusterClient struct {
-	c       *cluster
+	c       target
 	thing   thing
 	channel string
 	bearer  string
+	topic   string
 	http    *http.Client
 	cur     atomic.Int32 // the window in effect
 	windows []*window
@@ -180,8 +189,7 @@ func (cl *clusterClient) publishHTTP(ctx context.Context, stop chan struct{}, w 
 			continue
 		}
 		id := fmt.Sprintf("h%d-%d", w, n)
-		p := cl.c.any(n + w)
-		req, _ := http.NewRequest("POST", "http://"+p.httpAddr+"/channels/"+cl.channel+"/messages", strings.NewReader(`{"id":"`+id+`"}`))
+		req, _ := http.NewRequest("POST", "http://"+cl.c.pubHTTP(n+w)+"/channels/"+cl.channel+"/messages", strings.NewReader(`{"id":"`+id+`"}`))
 		req.Header.Set("Authorization", "Thing "+cl.thing.Key)
 		resp, err := cl.http.Do(req)
 		ok := false
@@ -207,8 +215,7 @@ func (cl *clusterClient) publishMQTT(ctx context.Context, stop chan struct{}, w 
 			if mc != nil {
 				mc.Disconnect(0)
 			}
-			p := cl.c.any(n + w + 1)
-			mc = paho.NewClient(paho.NewClientOptions().AddBroker("tcp://" + p.mqttAddr).
+			mc = paho.NewClient(paho.NewClientOptions().AddBroker("tcp://" + cl.c.mqtt(n+w+1)).
 				SetClientID(fmt.Sprintf("cluster-pub-%d", w)).SetUsername(cl.thing.ID).SetPassword(cl.thing.Key).
 				SetCleanSession(true).SetAutoReconnect(false).SetConnectTimeout(5 * time.Second).SetWriteTimeout(5 * time.Second))
 			if tk := mc.Connect(); !tk.WaitTimeout(5*time.Second) || tk.Error() != nil {
@@ -233,8 +240,8 @@ func (cl *clusterClient) publishMQTT(ctx context.Context, stop chan struct{}, w 
 }
 
 // page reads one page of the channel from node p: status, total, messages' ids.
-func (cl *clusterClient) page(p *platform, offset, limit int) (int, int, []string, error) {
-	req, _ := http.NewRequest("GET", fmt.Sprintf("http://%s/channels/%s/messages?offset=%d&limit=%d", p.httpAddr, cl.channel, offset, limit), nil)
+func (cl *clusterClient) page(addr string, offset, limit int) (int, int, []string, error) {
+	req, _ := http.NewRequest("GET", fmt.Sprintf("http://%s/channels/%s/messages?offset=%d&limit=%d", addr, cl.channel, offset, limit), nil)
 	req.Header.Set("Authorization", cl.bearer)
 	resp, err := cl.http.Do(req)
 	if err != nil {
@@ -265,7 +272,7 @@ func (cl *clusterClient) page(p *platform, offset, limit int) (int, int, []strin
 func (cl *clusterClient) readAll(ctx context.Context, stop chan struct{}) {
 	for n := 0; !done(ctx, stop); n++ {
 		before := int(cl.acked.Load())
-		p := cl.c.any(n)
+		p := cl.c.readHTTP(n)
 		offset := max(before-100, 0)
 		if n%2 == 0 {
 			offset = 0

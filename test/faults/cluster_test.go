@@ -86,6 +86,26 @@ func startCluster(t *testing.T, bin string) *cluster {
 	return c
 }
 
+// target is where the fault tests publish and read: a cluster of all-in-one nodes, or the
+// separate services on a cluster of stock nats-server.
+type target interface {
+	pubHTTP(n int) string  // host:port taking POST /channels/<id>/messages, n-th choice
+	readHTTP(n int) string // host:port answering GET /channels/<id>/messages
+	mqtt(n int) string     // host:port of an MQTT listener
+	readers() []string     // every reader, for the final read-back
+}
+
+func (c *cluster) pubHTTP(n int) string  { return c.any(n).httpAddr }
+func (c *cluster) readHTTP(n int) string { return c.any(n).httpAddr }
+func (c *cluster) mqtt(n int) string     { return c.any(n).mqttAddr }
+func (c *cluster) readers() []string {
+	var r []string
+	for _, p := range c.nodes {
+		r = append(r, p.httpAddr)
+	}
+	return r
+}
+
 // any returns an up node, the n-th one round robin.
 func (c *cluster) any(n int) *platform {
 	for k := range 3 {
@@ -98,7 +118,14 @@ func (c *cluster) any(n int) *platform {
 
 func (c *cluster) kill(i int) { c.up[i].Store(false); c.nodes[i].kill() }
 
+// restart starts node i again and waits until it serves and the cluster has caught up.
 func (c *cluster) restart(i int) {
+	c.serve(i)
+	waitCurrent(c.t, func(attempt int) string { return c.nodes[attempt%3].natsAddr })
+}
+
+// serve starts node i again and waits until it serves.
+func (c *cluster) serve(i int) {
 	c.nodes[i].launch()
 	c.nodes[i].waitReady(90 * time.Second)
 	c.up[i].Store(true)
@@ -106,9 +133,15 @@ func (c *cluster) restart(i int) {
 
 // leader returns the index of the node leading MESSAGES, asked through an up node.
 func (c *cluster) leader() int {
+	return leaderOf(c.t, func(int) string { return c.any(0).natsAddr })
+}
+
+// leaderOf returns the index of the node (named n1, n2, n3) leading MESSAGES, asking the
+// NATS client address addr(attempt).
+func leaderOf(t *testing.T, addr func(attempt int) string) int {
 	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
-		nc, err := nats.Connect("nats://"+c.any(0).natsAddr, nats.Timeout(2*time.Second))
+	for attempt := 0; time.Now().Before(deadline); attempt++ {
+		nc, err := nats.Connect("nats://"+addr(attempt), nats.Timeout(2*time.Second))
 		if err == nil {
 			js, _ := jetstream.New(nc)
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -124,7 +157,7 @@ func (c *cluster) leader() int {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	c.t.Fatal("no MESSAGES leader within 60s")
+	t.Fatal("no MESSAGES leader within 60s")
 	return 0
 }
 
@@ -146,10 +179,11 @@ func (w *window) errSeconds() float64 {
 
 // checkFanOut: a subscriber on the third node receives, exactly once each, what is published
 // over HTTP on the first node and over MQTT on the second.
-func (cl *clusterClient) checkFanOut(t *testing.T, topic string) {
+func (cl *clusterClient) checkFanOut(t *testing.T) {
+	topic := cl.topic
 	var mu sync.Mutex
 	got := map[string]int{}
-	subOpts := paho.NewClientOptions().AddBroker("tcp://" + cl.c.nodes[2].mqttAddr).SetClientID("cluster-sub").
+	subOpts := paho.NewClientOptions().AddBroker("tcp://" + cl.c.mqtt(2)).SetClientID("cluster-sub").
 		SetUsername(cl.thing.ID).SetPassword(cl.thing.Key).SetCleanSession(true)
 	sub := paho.NewClient(subOpts)
 	if tk := sub.Connect(); !tk.WaitTimeout(10*time.Second) || tk.Error() != nil {
@@ -165,7 +199,7 @@ func (cl *clusterClient) checkFanOut(t *testing.T, topic string) {
 	}); !tk.WaitTimeout(10*time.Second) || tk.Error() != nil {
 		t.Fatalf("subscribing on n3: %v", tk.Error())
 	}
-	pub := paho.NewClient(paho.NewClientOptions().AddBroker("tcp://" + cl.c.nodes[1].mqttAddr).SetClientID("cluster-fan-pub").
+	pub := paho.NewClient(paho.NewClientOptions().AddBroker("tcp://" + cl.c.mqtt(1)).SetClientID("cluster-fan-pub").
 		SetUsername(cl.thing.ID).SetPassword(cl.thing.Key).SetCleanSession(true))
 	if tk := pub.Connect(); !tk.WaitTimeout(10*time.Second) || tk.Error() != nil {
 		t.Fatalf("connecting the publisher to n2: %v", tk.Error())
@@ -173,8 +207,15 @@ func (cl *clusterClient) checkFanOut(t *testing.T, topic string) {
 	defer pub.Disconnect(0)
 	const each = 30
 	for i := range each {
-		n1 := cl.c.nodes[0]
-		if code, _, err := n1.api("POST", "/channels/"+cl.channel+"/messages", "Thing "+cl.thing.Key, fmt.Sprintf(`{"id":"fan-h%d"}`, i), nil); err != nil || code != http.StatusAccepted {
+		req, _ := http.NewRequest("POST", "http://"+cl.c.pubHTTP(0)+"/channels/"+cl.channel+"/messages", strings.NewReader(fmt.Sprintf(`{"id":"fan-h%d"}`, i)))
+		req.Header.Set("Authorization", "Thing "+cl.thing.Key)
+		resp, err := cl.http.Do(req)
+		code := 0
+		if err == nil {
+			resp.Body.Close()
+			code = resp.StatusCode
+		}
+		if err != nil || code != http.StatusAccepted {
 			t.Fatalf("publishing over HTTP on n1 = %d, %v; want 202", code, err)
 		}
 		if tk := pub.Publish(topic, 1, false, fmt.Sprintf(`{"id":"fan-m%d"}`, i)); !tk.WaitTimeout(10*time.Second) || tk.Error() != nil {
@@ -204,14 +245,14 @@ func (cl *clusterClient) checkFanOut(t *testing.T, topic string) {
 }
 
 // readBack reads the channel's whole store from node p, retrying 503s for at most a minute.
-func (cl *clusterClient) readBack(t *testing.T, p *platform) map[string]int {
+func (cl *clusterClient) readBack(t *testing.T, p string) map[string]int {
 	count := map[string]int{}
 	deadline := time.Now().Add(60 * time.Second)
 	for offset := 0; ; {
 		code, total, ids, err := cl.page(p, offset, 100)
 		if err != nil || code != http.StatusOK {
 			if time.Now().After(deadline) {
-				t.Fatalf("reading the store from %s: %d, %v", p.httpAddr, code, err)
+				t.Fatalf("reading the store from %s: %d, %v", p, code, err)
 			}
 			time.Sleep(200 * time.Millisecond)
 			continue
@@ -230,12 +271,12 @@ func (cl *clusterClient) readBack(t *testing.T, p *platform) map[string]int {
 // stored, lost and duplicated, the wrong reads and the seconds with failed publishes.
 func (cl *clusterClient) verify(t *testing.T) {
 	var count map[string]int
-	for i, p := range cl.c.nodes {
+	for i, p := range cl.c.readers() {
 		got := readBackTotal(cl.readBack(t, p))
 		if i == 0 {
 			count = cl.readBack(t, p)
 		} else if want := readBackTotal(count); got != want {
-			t.Errorf("n%d holds %d messages, n1 %d; want every node to hold the same", i+1, got, want)
+			t.Errorf("reader %d holds %d messages, the first %d; want every node to hold the same", i+1, got, want)
 		}
 	}
 	type stats struct{ acked, stored, lost, dup int }
@@ -265,7 +306,7 @@ func (cl *clusterClient) verify(t *testing.T) {
 		s := per[i]
 		acked += s.acked
 		lost += s.lost
-		t.Logf("cluster fault %-48s acknowledged %5d, stored %5d, lost %d, duplicated %d, wrong reads %d, seconds of errors %.1f",
+		t.Logf("fault %-58s acknowledged %5d, stored %5d, lost %d, duplicated %d, wrong reads %d, seconds of errors %.1f",
 			w.name+":", s.acked, s.stored, s.lost, s.dup, w.wrongReads.Load(), w.errSeconds())
 		if s.lost > 0 || s.dup > 0 || w.wrongReads.Load() > 0 {
 			t.Errorf("%s: lost %d, duplicated %d, wrong reads %d; want 0 each", w.name, s.lost, s.dup, w.wrongReads.Load())
@@ -287,4 +328,50 @@ func readBackTotal(count map[string]int) int {
 		n += c
 	}
 	return n
+}
+
+// waitCurrent waits until every replica of every stream is current (a restarted or emptied
+// node has caught up), asking through addr(attempt): taking another node down before that
+// would leave streams without a quorum, a fault of its own.
+func waitCurrent(t *testing.T, addr func(attempt int) string) {
+	deadline := time.Now().Add(90 * time.Second)
+	for attempt := 0; ; attempt++ {
+		if time.Now().After(deadline) {
+			t.Fatal("the cluster's replicas did not catch up within 90s")
+		}
+		if allCurrent(addr(attempt)) {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func allCurrent(addr string) bool {
+	nc, err := nats.Connect("nats://"+addr, nats.Timeout(2*time.Second))
+	if err != nil {
+		return false
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	names := js.StreamNames(ctx)
+	n := 0
+	for name := range names.Name() {
+		n++
+		s, err := js.Stream(ctx, name)
+		if err != nil {
+			return false
+		}
+		cl := s.CachedInfo().Cluster
+		if cl == nil || cl.Leader == "" || len(cl.Replicas) < s.CachedInfo().Config.Replicas-1 {
+			return false
+		}
+		for _, r := range cl.Replicas {
+			if !r.Current || r.Offline {
+				return false
+			}
+		}
+	}
+	return names.Err() == nil && n > 0
 }
