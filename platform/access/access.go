@@ -8,6 +8,7 @@ package access
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -35,6 +36,17 @@ func Ask(ctx context.Context, nc *nats.Conn, req *thingsv1.AccessRequest) (*thin
 		return nil, fmt.Errorf("encoding an access request: %w", err)
 	}
 	msg, err := nc.RequestWithContext(ctx, bus.AccessSubject, b)
+	// No responders: the things service is not subscribed yet, or its subscription has not
+	// reached this node of a cluster yet (interest propagates in milliseconds). Retry
+	// within ctx's deadline rather than refuse.
+	for errors.Is(err, nats.ErrNoResponders) {
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("asking the things service for access: %w (no things service answered)", ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+		msg, err = nc.RequestWithContext(ctx, bus.AccessSubject, b)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("asking the things service for access: %w", err)
 	}

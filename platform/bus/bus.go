@@ -1,8 +1,9 @@
 // Package bus is Cairn's one engine for messaging, events and storage: NATS with JetStream.
 //
-// A process either runs nats-server in-process (Embedded, the default of the all-in-one) or
-// connects to an external NATS cluster (Connect, selected by one URL: -nats-url or
-// CAIRN_NATS_URL). Open does either and then EnsureStreams, which creates, idempotently,
+// A process either connects in-process to a nats-server it runs itself (package natsd, the
+// default of the all-in-one; only the all-in-one links the server) or to an external NATS
+// cluster (Connect, selected by one URL: -nats-url or CAIRN_NATS_URL). Open does either and
+// then EnsureStreams, which creates, idempotently,
 // every stream and key-value bucket the platform uses:
 //
 //	MESSAGES           stream, subjects channels.*.messages and channels.*.messages.>, file
@@ -27,27 +28,29 @@
 // cairn_meta. Version 1 is the layout above, every value JSON. EnsureStreams writes the
 // version on first use, accepts any version up to FormatVersion (a newer binary opens an
 // older data directory, migrating if a future version needs it) and refuses a newer one.
-// The embedded server keeps JetStream's files under <data dir>/nats.
 //
 // # Clusters
 //
-// Streams and buckets are created with one replica. On a NATS cluster, an operator scales
-// them (nats stream edit MESSAGES --replicas 3; the bucket streams are KV_<bucket>), and
-// EnsureStreams keeps the replica count it finds, so a service starting later never scales
-// them back down.
+// Streams and buckets are created with Options.Replicas copies (-replicas, CAIRN_REPLICAS;
+// default 1). A service that finds fewer raises them in place (JetStream copies the data to
+// the new replicas); one that finds more keeps them and logs it, so a service started later
+// with a smaller setting never scales them down. Replicas that the cluster cannot place and
+// that exceed the servers this process knows of are refused (ErrRefused) naming their number.
+//
+// A service starts before its cluster is ready: Dial returns at once, and WaitReady retries
+// EnsureStreams with backoff (MinBackoff to MaxBackoff) while JetStream has no quorum or
+// leader, reporting why.
 package bus
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
+	"log/slog"
+	"net"
 	"strconv"
-	"strings"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -83,37 +86,68 @@ type Bus struct {
 	// JS is the JetStream API on Conn (streams, consumers, key-value buckets).
 	JS jetstream.JetStream
 
-	server *server.Server
+	server Server
+	opts   Options
 }
 
-// Options says which NATS to use. URL wins: when it is set, nothing is embedded.
+// Server is a NATS server running in this process (package natsd implements it).
+type Server interface {
+	// InProcessConn returns a connection to the server that bypasses the network.
+	InProcessConn() (net.Conn, error)
+	// ClientURL is the URL other processes reach the server on, "" if there is none.
+	ClientURL() string
+	// Shutdown stops the server and waits until it has stopped.
+	Shutdown()
+}
+
+// Options says which NATS to use: an external one by URL, or Server in this process.
 type Options struct {
-	// URL of an external NATS (comma-separated for a cluster). Empty runs one embedded.
+	// URL of an external NATS (comma-separated for a cluster).
 	URL string
-	// DataDir is where the embedded server keeps its JetStream files (required if URL is empty).
-	DataDir string
-	// Listen is the host:port the embedded server accepts clients on, so that other processes
-	// can share it; empty accepts in-process connections only. Use a loopback address.
-	Listen string
+	// Server, used when URL is empty, is the in-process server; the bus owns it from Dial
+	// on (Close, or a failed Dial, shuts it down).
+	Server Server
 	// Name names the client connection (shown by NATS monitoring).
 	Name string
+	// Replicas is the replica count of the streams and buckets (see Layout); 0 means 1.
+	Replicas int
+	// Log, if set, records what Ensure and WaitReady do.
+	Log *slog.Logger
 }
 
-// Open connects to the NATS that opts describe, starting the embedded one if needed, and
-// ensures the streams and buckets exist. Close releases everything.
+// Open is Dial then Ensure: it connects to the NATS that opts describe and ensures the
+// streams and buckets exist, once. Close releases everything.
 func Open(ctx context.Context, opts Options) (*Bus, error) {
-	b := &Bus{}
+	b, err := Dial(opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.Ensure(ctx); err != nil {
+		b.Close()
+		return nil, err
+	}
+	return b, nil
+}
+
+// Dial connects to the NATS that opts describe. An external NATS that does not answer yet
+// is retried in the background (Ensure and WaitReady then report it), so a service can
+// start before its cluster.
+func Dial(opts Options) (*Bus, error) {
+	if opts.Replicas < 0 || opts.Replicas > 5 {
+		return nil, fmt.Errorf("-replicas %d (CAIRN_REPLICAS): want 1 to 5 (JetStream's limit), at most the number of NATS servers", opts.Replicas)
+	}
+	b := &Bus{opts: opts}
 	var err error
 	if opts.URL != "" {
-		b.Conn, err = Connect(opts.URL, opts.Name)
+		b.Conn, err = nats.Connect(opts.URL, nats.Name(opts.Name), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true))
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("connecting to NATS at %s: %w (-nats-url / CAIRN_NATS_URL)", opts.URL, err)
 		}
 	} else {
-		b.server, err = Embedded(EmbeddedOptions{DataDir: opts.DataDir, Listen: opts.Listen})
-		if err != nil {
-			return nil, err
+		if opts.Server == nil {
+			return nil, errors.New("opening the bus: no NATS given; set -nats-url (CAIRN_NATS_URL) or run the all-in-one with -data-dir (CAIRN_DATA_DIR)")
 		}
+		b.server = opts.Server
 		b.Conn, err = nats.Connect("", nats.InProcessServer(b.server), nats.Name(opts.Name), nats.MaxReconnects(-1))
 		if err != nil {
 			b.server.Shutdown()
@@ -125,17 +159,30 @@ func Open(ctx context.Context, opts Options) (*Bus, error) {
 		b.Close()
 		return nil, fmt.Errorf("opening JetStream: %w", err)
 	}
-	if err := EnsureStreams(ctx, b.JS); err != nil {
-		b.Close()
-		return nil, err
-	}
 	return b, nil
+}
+
+// Ensure runs EnsureStreams once with the bus's replicas and the servers it knows of.
+func (b *Bus) Ensure(ctx context.Context) error {
+	return EnsureStreams(ctx, b.JS, Layout{Replicas: b.opts.Replicas, Servers: b.servers(), Log: b.opts.Log})
+}
+
+// servers is the number of servers this process knows of: the embedded server's configured
+// cluster, or the client's server pool (the URLs given and those the cluster announced).
+func (b *Bus) servers() int {
+	if s, ok := b.server.(interface{ Servers() int }); ok {
+		return s.Servers()
+	}
+	if b.server == nil {
+		return len(b.Conn.Servers())
+	}
+	return 1
 }
 
 // ClientURL returns the URL other processes use to reach the embedded server, or "" when
 // there is none or it accepts in-process connections only.
 func (b *Bus) ClientURL() string {
-	if b.server == nil || b.server.Addr() == nil {
+	if b.server == nil {
 		return ""
 	}
 	return b.server.ClientURL()
@@ -161,138 +208,8 @@ func (b *Bus) Close() error {
 	}
 	if b.server != nil {
 		b.server.Shutdown()
-		b.server.WaitForShutdown()
 	}
 	return err
-}
-
-// EmbeddedOptions configures Embedded.
-type EmbeddedOptions struct {
-	// DataDir holds JetStream's files (under DataDir/nats). Required.
-	DataDir string
-	// Listen is "host:port" to accept network clients on ("127.0.0.1:0" picks a free port);
-	// empty accepts in-process connections only.
-	Listen string
-}
-
-// Embedded starts nats-server in this process with JetStream storing under opts.DataDir,
-// and returns it ready for connections. The caller shuts it down.
-func Embedded(opts EmbeddedOptions) (*server.Server, error) {
-	if opts.DataDir == "" {
-		return nil, errors.New("starting embedded NATS: no data directory given; set -data-dir or CAIRN_DATA_DIR")
-	}
-	dir, err := filepath.Abs(opts.DataDir)
-	if err != nil {
-		return nil, fmt.Errorf("starting embedded NATS: %w", err)
-	}
-	store := filepath.Join(dir, "nats")
-	if err := os.MkdirAll(store, 0o750); err != nil {
-		return nil, fmt.Errorf("creating the data directory: %w", err)
-	}
-	sopts := &server.Options{
-		ServerName: "cairn",
-		JetStream:  true,
-		StoreDir:   store,
-		NoSigs:     true, // the process owns signals; it shuts the server down itself
-		NoLog:      true,
-		DontListen: opts.Listen == "",
-	}
-	if opts.Listen != "" {
-		host, port, err := splitHostPort(opts.Listen)
-		if err != nil {
-			return nil, fmt.Errorf("starting embedded NATS: listen address %q: %w", opts.Listen, err)
-		}
-		sopts.Host, sopts.Port = host, port
-		if port == 0 {
-			sopts.Port = server.RANDOM_PORT
-		}
-	}
-	s, err := server.NewServer(sopts)
-	if err != nil {
-		return nil, fmt.Errorf("starting embedded NATS: %w", err)
-	}
-	go s.Start()
-	if !s.ReadyForConnections(30 * time.Second) {
-		s.Shutdown()
-		return nil, fmt.Errorf("starting embedded NATS in %s: not ready after 30s (is the directory locked by another cairn, or the port %q taken?)", store, opts.Listen)
-	}
-	return s, nil
-}
-
-func splitHostPort(addr string) (string, int, error) {
-	i := strings.LastIndex(addr, ":")
-	if i < 0 {
-		return "", 0, errors.New("want host:port")
-	}
-	port, err := strconv.Atoi(addr[i+1:])
-	if err != nil || port < 0 || port > 65535 {
-		return "", 0, fmt.Errorf("port %q is not a number from 0 to 65535", addr[i+1:])
-	}
-	return strings.Trim(addr[:i], "[]"), port, nil
-}
-
-// Connect connects to an external NATS at url, reconnecting forever once connected.
-func Connect(url, name string) (*nats.Conn, error) {
-	nc, err := nats.Connect(url, nats.Name(name), nats.MaxReconnects(-1))
-	if err != nil {
-		return nil, fmt.Errorf("connecting to NATS at %s: %w (is it running? -nats-url / CAIRN_NATS_URL)", url, err)
-	}
-	return nc, nil
-}
-
-// EnsureStreams creates the platform's streams and buckets, or updates their configuration
-// to this version's; it is idempotent. It then checks the data format version.
-func EnsureStreams(ctx context.Context, js jetstream.JetStream) error {
-	streams := []jetstream.StreamConfig{
-		{
-			Name:        MessagesStream,
-			Description: "Cairn channel messages: the bus and the message store",
-			Subjects:    []string{"channels.*.messages", "channels.*.messages.>"},
-			Storage:     jetstream.FileStorage,
-			Retention:   jetstream.LimitsPolicy,
-			Duplicates:  DuplicateWindow,
-		},
-		{
-			Name:        EventsStream,
-			Description: "Cairn events (Mainflux event format: string fields with an operation)",
-			Subjects:    []string{"events.>"},
-			Storage:     jetstream.FileStorage,
-			Retention:   jetstream.LimitsPolicy,
-		},
-	}
-	for _, cfg := range streams {
-		if s, err := js.Stream(ctx, cfg.Name); err == nil {
-			cfg.Replicas = s.CachedInfo().Config.Replicas // keep what an operator scaled it to
-		}
-		if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
-			return fmt.Errorf("creating stream %s: %w", cfg.Name, err)
-		}
-	}
-	buckets := []jetstream.KeyValueConfig{
-		{Bucket: MetaBucket, Description: "Cairn data format"},
-		{Bucket: UsersBucket, Description: "Cairn users"},
-		{Bucket: TokensBucket, Description: "Cairn bearer tokens", TTL: TokenTTL},
-		{Bucket: ThingsBucket, Description: "Cairn things"},
-		{Bucket: ThingKeysBucket, Description: "Cairn thing key index"},
-		{Bucket: ChannelsBucket, Description: "Cairn channels"},
-		{Bucket: ConnectionsBucket, Description: "Cairn thing-channel connections"},
-		{Bucket: BootstrapBucket, Description: "Cairn bootstrap configs and their external id index"},
-		{Bucket: RetainedBucket, Description: "Cairn MQTT retained messages"},
-	}
-	for _, cfg := range buckets {
-		cfg.Storage = jetstream.FileStorage
-		if kv, err := js.KeyValue(ctx, cfg.Bucket); err == nil {
-			if st, err := kv.Status(ctx); err == nil {
-				if kvs, ok := st.(*jetstream.KeyValueBucketStatus); ok {
-					cfg.Replicas = kvs.StreamInfo().Config.Replicas
-				}
-			}
-		}
-		if _, err := js.CreateOrUpdateKeyValue(ctx, cfg); err != nil {
-			return fmt.Errorf("creating key-value bucket %s: %w", cfg.Bucket, err)
-		}
-	}
-	return checkFormat(ctx, js)
 }
 
 func checkFormat(ctx context.Context, js jetstream.JetStream) error {
@@ -312,10 +229,10 @@ func checkFormat(ctx context.Context, js jetstream.JetStream) error {
 	}
 	v, err := strconv.Atoi(string(e.Value()))
 	if err != nil || v < 1 {
-		return fmt.Errorf("reading the data format version: %s/format is %q, want a positive number; the data is not Cairn's or is damaged", MetaBucket, e.Value())
+		return refuse("reading the data format version: %s/format is %q, want a positive number; the data is not Cairn's or is damaged", MetaBucket, e.Value())
 	}
 	if v > FormatVersion {
-		return fmt.Errorf("the data format version is %d, this binary reads up to %d: upgrade cairn, or point it at another data directory", v, FormatVersion)
+		return refuse("the data format version is %d, this binary reads up to %d: upgrade cairn, or point it at another data directory", v, FormatVersion)
 	}
 	// Versions 1..FormatVersion: no migration exists yet (only version 1 was ever written).
 	return nil

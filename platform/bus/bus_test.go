@@ -11,6 +11,7 @@ import (
 
 	"github.com/cairn-iot/cairn/platform/bus"
 	"github.com/cairn-iot/cairn/platform/bus/bustest"
+	"github.com/cairn-iot/cairn/platform/natsd"
 )
 
 func TestMessagesSubject(t *testing.T) {
@@ -71,7 +72,7 @@ func TestEnsureStreamsIdempotent(t *testing.T) {
 	b := bustest.New(t)
 	ctx := context.Background()
 	for i := range 2 {
-		if err := bus.EnsureStreams(ctx, b.JS); err != nil {
+		if err := bus.EnsureStreams(ctx, b.JS, bus.Layout{}); err != nil {
 			t.Fatalf("EnsureStreams (call %d) = %v, want nil", i+2, err)
 		}
 	}
@@ -130,7 +131,7 @@ func TestMessagesDedupe(t *testing.T) {
 func TestReopen(t *testing.T) {
 	dir := t.TempDir()
 	ctx := context.Background()
-	b := bustest.Open(t, bus.Options{DataDir: dir})
+	b := bustest.OpenDir(t, dir)
 	kv, err := b.JS.KeyValue(ctx, bus.ThingsBucket)
 	if err != nil {
 		t.Fatal(err)
@@ -145,7 +146,7 @@ func TestReopen(t *testing.T) {
 		t.Fatalf("Close() = %v", err)
 	}
 
-	b = bustest.Open(t, bus.Options{DataDir: dir})
+	b = bustest.OpenDir(t, dir)
 	kv, err = b.JS.KeyValue(ctx, bus.ThingsBucket)
 	if err != nil {
 		t.Fatal(err)
@@ -182,7 +183,7 @@ func TestFormatVersion(t *testing.T) {
 		t.Run(tt.stored, func(t *testing.T) {
 			dir := t.TempDir()
 			ctx := context.Background()
-			b := bustest.Open(t, bus.Options{DataDir: dir})
+			b := bustest.OpenDir(t, dir)
 			kv, err := b.JS.KeyValue(ctx, bus.MetaBucket)
 			if err != nil {
 				t.Fatal(err)
@@ -191,7 +192,11 @@ func TestFormatVersion(t *testing.T) {
 				t.Fatal(err)
 			}
 			b.Close()
-			b2, err := bus.Open(ctx, bus.Options{DataDir: dir})
+			srv, err := natsd.Start(natsd.Options{DataDir: dir})
+			if err != nil {
+				t.Fatal(err)
+			}
+			b2, err := bus.Open(ctx, bus.Options{Server: srv})
 			if err == nil {
 				b2.Close()
 			}
@@ -223,9 +228,9 @@ func TestListen(t *testing.T) {
 	}
 }
 
-func TestEmbeddedNeedsDataDir(t *testing.T) {
+func TestOpenNeedsNATS(t *testing.T) {
 	_, err := bus.Open(context.Background(), bus.Options{})
-	if err == nil || !strings.Contains(err.Error(), "CAIRN_DATA_DIR") {
-		t.Fatalf("Open without data dir = %v, want an error naming CAIRN_DATA_DIR", err)
+	if err == nil || !strings.Contains(err.Error(), "CAIRN_NATS_URL") {
+		t.Fatalf("Open without URL or server = %v, want an error naming CAIRN_NATS_URL", err)
 	}
 }

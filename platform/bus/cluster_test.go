@@ -1,129 +1,118 @@
 package bus_test
 
 import (
+	"bytes"
 	"context"
-	"fmt"
-	"net"
-	"net/url"
+	"errors"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/cairn-iot/cairn/platform/bus"
+	"github.com/cairn-iot/cairn/platform/bus/bustest"
 )
 
-func freePort(t *testing.T) int {
+// openWaiting opens the bus with opts, waiting (with a deadline) for the cluster's quorum.
+func openWaiting(t *testing.T, opts bus.Options) *bus.Bus {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	b, err := bus.Dial(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	t.Cleanup(func() { b.Close() })
+	if err := b.WaitReady(ctx, nil); err != nil {
+		t.Fatalf("waiting for the cluster: %v", err)
+	}
+	return b
 }
 
-// cluster starts a three-node NATS cluster with JetStream on loopback and returns the
-// client URLs, comma-separated (the form of -nats-url for a cluster).
-func cluster(t *testing.T) string {
+func replicas(t *testing.T, js jetstream.JetStream, name string) int {
 	t.Helper()
-	ports := []int{freePort(t), freePort(t), freePort(t)}
-	var routes []*url.URL
-	for _, p := range ports {
-		routes = append(routes, &url.URL{Scheme: "nats", Host: fmt.Sprintf("127.0.0.1:%d", p)})
+	s, err := js.Stream(context.Background(), name)
+	if err != nil {
+		t.Fatalf("reading stream %s: %v", name, err)
 	}
-	// Start every node before waiting for any: a clustered JetStream node is not ready for
-	// connections until it has met a quorum of its routes.
-	var servers []*server.Server
-	for i, p := range ports {
-		s, err := server.NewServer(&server.Options{
-			ServerName: fmt.Sprintf("n%d", i),
-			Host:       "127.0.0.1",
-			Port:       server.RANDOM_PORT,
-			JetStream:  true,
-			StoreDir:   t.TempDir(),
-			NoSigs:     true,
-			NoLog:      true,
-			Cluster:    server.ClusterOpts{Name: "cairn-test", Host: "127.0.0.1", Port: p},
-			Routes:     routes,
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		go s.Start()
-		t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
-		servers = append(servers, s)
-	}
-	var urls []string
-	for i, s := range servers {
-		if !s.ReadyForConnections(30 * time.Second) {
-			t.Fatalf("cluster node %d not ready", i)
-		}
-		urls = append(urls, s.ClientURL())
-	}
-	return strings.Join(urls, ",")
+	return s.CachedInfo().Config.Replicas
 }
 
-// TestCluster opens the bus on a three-node cluster, scales MESSAGES to three replicas as an
-// operator would, and checks that EnsureStreams (a service starting later) keeps them.
-func TestCluster(t *testing.T) {
+var allStreams = []string{bus.MessagesStream, bus.EventsStream, "KV_" + bus.MetaBucket, "KV_" + bus.UsersBucket,
+	"KV_" + bus.TokensBucket, "KV_" + bus.ThingsBucket, "KV_" + bus.ThingKeysBucket, "KV_" + bus.ChannelsBucket, "KV_" + bus.ConnectionsBucket}
+
+// TestReplicas: on a three-node cluster, a first service with replicas 1 creates R1
+// streams; one with -replicas 3 raises every stream and bucket in place; one with
+// -replicas 1 keeps 3 and says so; -replicas 5 is refused naming the 3 servers.
+func TestReplicas(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a NATS cluster")
 	}
-	urls := cluster(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	var b *bus.Bus
-	var err error
-	// The cluster elects its JetStream leader after the nodes are up: retry until it serves.
-	for {
-		actx, acancel := context.WithTimeout(ctx, 2*time.Second)
-		b, err = bus.Open(actx, bus.Options{URL: urls, Name: "cluster-test"})
-		acancel()
-		if err == nil {
-			break
-		}
-		if ctx.Err() != nil {
-			t.Fatalf("opening the bus on the cluster: %v", err)
-		}
-		time.Sleep(200 * time.Millisecond)
+	_, urls := bustest.Cluster(t, 3)
+	b := openWaiting(t, bus.Options{URL: urls, Name: "r1"})
+	if _, err := b.JS.Publish(context.Background(), "channels.c1.messages", []byte("before")); err != nil {
+		t.Fatal(err)
 	}
-	defer b.Close()
-	s, err := b.JS.Stream(ctx, bus.MessagesStream)
+	for _, name := range allStreams {
+		if got := replicas(t, b.JS, name); got != 1 {
+			t.Errorf("with replicas 1, %s has %d replicas, want 1", name, got)
+		}
+	}
+	var logs bytes.Buffer
+	log := slog.New(slog.NewJSONHandler(&logs, nil))
+	openWaiting(t, bus.Options{URL: urls, Name: "r3", Replicas: 3, Log: log})
+	for _, name := range allStreams {
+		if got := replicas(t, b.JS, name); got != 3 {
+			t.Errorf("after -replicas 3, %s has %d replicas, want 3 (raised in place)", name, got)
+		}
+	}
+	if !strings.Contains(logs.String(), "raising the replicas") {
+		t.Errorf("raising replicas was not logged:\n%s", logs.String())
+	}
+	s, err := b.JS.Stream(context.Background(), bus.MessagesStream)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := s.CachedInfo().Config
-	cfg.Replicas = 3
-	if _, err := b.JS.UpdateStream(ctx, cfg); err != nil {
-		t.Fatalf("scaling MESSAGES to 3 replicas: %v", err)
-	}
-	kv, err := b.JS.KeyValue(ctx, bus.ThingsBucket)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, _ := kv.Status(ctx)
-	kcfg := st.(*jetstream.KeyValueBucketStatus).StreamInfo().Config
-	kcfg.Replicas = 3
-	if _, err := b.JS.UpdateStream(ctx, kcfg); err != nil {
-		t.Fatalf("scaling %s to 3 replicas: %v", bus.ThingsBucket, err)
+	if m, err := s.GetLastMsgForSubject(context.Background(), "channels.c1.messages"); err != nil || string(m.Data) != "before" {
+		t.Errorf("after raising the replicas, the last message = %v, %v, want before", m, err)
 	}
 
-	if err := bus.EnsureStreams(ctx, b.JS); err != nil {
-		t.Fatalf("EnsureStreams on the scaled cluster: %v", err)
+	logs.Reset()
+	openWaiting(t, bus.Options{URL: urls, Name: "r1 again", Replicas: 1, Log: log})
+	if got := replicas(t, b.JS, bus.MessagesStream); got != 3 {
+		t.Errorf("after -replicas 1, MESSAGES has %d replicas, want 3 (kept)", got)
 	}
-	for _, name := range []string{bus.MessagesStream, "KV_" + bus.ThingsBucket} {
-		s, err := b.JS.Stream(ctx, name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := s.CachedInfo().Config.Replicas; got != 3 {
-			t.Errorf("after EnsureStreams, %s has %d replicas, want 3 (kept)", name, got)
-		}
+	if !strings.Contains(logs.String(), "keeping the stream's replicas") {
+		t.Errorf("keeping more replicas was not logged:\n%s", logs.String())
 	}
-	if _, err := b.JS.Publish(ctx, "channels.c1.messages", []byte("replicated")); err != nil {
-		t.Errorf("publishing on the cluster: %v", err)
+
+	b5, err := bus.Dial(bus.Options{URL: urls, Name: "r5", Replicas: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b5.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	err = b5.WaitReady(ctx, nil)
+	if !errors.Is(err, bus.ErrRefused) || !strings.Contains(err.Error(), "3 server(s)") {
+		t.Fatalf("WaitReady with -replicas 5 on 3 servers = %v, want a refusal naming 3 server(s)", err)
+	}
+}
+
+// TestReplicasSingleServer: replicas above 1 on a server that is not clustered are refused.
+func TestReplicasSingleServer(t *testing.T) {
+	_, url := bustest.Listen(t)
+	b, err := bus.Dial(bus.Options{URL: url, Replicas: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err = b.WaitReady(ctx, nil)
+	if !errors.Is(err, bus.ErrRefused) || !strings.Contains(err.Error(), "1 server") {
+		t.Fatalf("WaitReady with -replicas 3 on one server = %v, want a refusal naming 1 server", err)
 	}
 }

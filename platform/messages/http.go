@@ -1,6 +1,7 @@
 package messages
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -98,6 +99,11 @@ func (s *Service) list(w http.ResponseWriter, r *http.Request) {
 	page, err := s.reader.Read(r.Context(), channel, offset, limit)
 	if err != nil {
 		s.log.Error("reading messages", "channel", channel, "error", err)
+		w.Header().Set("Retry-After", "1")
+		if errors.Is(err, ErrBehind) {
+			service.Error(w, http.StatusServiceUnavailable, "the message store is catching up after a failover; retry in a second")
+			return
+		}
 		service.Error(w, http.StatusServiceUnavailable, "cannot read the message store now; retry later")
 		return
 	}

@@ -75,7 +75,9 @@ func (p *Publisher) Publish(ctx context.Context, m *messagingv1.Message, id stri
 		request = func() (*nats.Msg, error) { return nc.RequestMsg(msg, PublishTimeout) }
 	}
 	resp, err := request()
-	for r := 0; errors.Is(err, nats.ErrNoResponders) && r < 3; r++ {
+	// No responders: nothing stored the message (MESSAGES has no leader during an election,
+	// which takes seconds): retrying is safe, within PublishTimeout.
+	for start := time.Now(); errors.Is(err, nats.ErrNoResponders) && time.Since(start) < PublishTimeout; {
 		select {
 		case <-ctx.Done():
 			return 0, fmt.Errorf("publishing message to stream %s: %w", Stream, ctx.Err())

@@ -8,6 +8,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"google.golang.org/protobuf/proto"
 
@@ -66,10 +67,62 @@ type Reader struct {
 // NewReader returns a Reader on js.
 func NewReader(js jetstream.JetStream) *Reader { return &Reader{js: js} }
 
+// ErrBehind is returned by Read when the replica it read from has not caught up with the
+// stream's leader (right after a failover or a node's rejoin), and did not within CatchUp:
+// the answer would miss acknowledged messages, so there is none. Retry shortly.
+var ErrBehind = errors.New("the message store is catching up after a failover")
+
+// CatchUp bounds how long Read waits for a lagging replica before it returns ErrBehind.
+const CatchUp = 3 * time.Second
+
 // Read returns up to limit messages of channel after skipping offset, oldest first, and the
 // channel's total. It reads through a short-lived consumer filtered on the channel; its cost
 // grows with offset+limit, not with the size of the stream.
+//
+// On a cluster the consumer may sit on a replica that lags the stream's leader; Read counts
+// the channel's messages at the leader first and never answers with fewer than that, nor a
+// page shorter than the count promises: it retries until the replica has caught up, for at
+// most CatchUp, then returns ErrBehind. While MESSAGES elects a leader (no responders) it
+// retries too.
 func (r *Reader) Read(ctx context.Context, channel string, offset, limit uint64) (Page, error) {
+	deadline := time.Now().Add(CatchUp)
+	for {
+		page, err := r.read(ctx, channel, offset, limit)
+		// No responders: MESSAGES is electing a leader (seconds after a failover).
+		if !errors.Is(err, ErrBehind) && !errors.Is(err, nats.ErrNoResponders) || time.Now().After(deadline) {
+			return page, err
+		}
+		select {
+		case <-ctx.Done():
+			return Page{}, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// stored is the number of channel's messages according to the stream's leader, which
+// answers stream info.
+func (r *Reader) stored(ctx context.Context, channel string) (uint64, error) {
+	s, err := r.js.Stream(ctx, Stream)
+	if err != nil {
+		return 0, fmt.Errorf("reading stream %s: %w", Stream, err)
+	}
+	info, err := s.Info(ctx, jetstream.WithSubjectFilter("channels."+channel+".>"))
+	if err != nil {
+		return 0, fmt.Errorf("counting the messages of channel %s: %w", channel, err)
+	}
+	var n uint64
+	for _, c := range info.State.Subjects {
+		n += c
+	}
+	return n, nil
+}
+
+func (r *Reader) read(ctx context.Context, channel string, offset, limit uint64) (Page, error) {
+	stored, err := r.stored(ctx, channel)
+	if err != nil {
+		return Page{}, err
+	}
 	page := Page{Offset: offset, Limit: limit, Messages: []Record{}}
 	cons, err := r.js.CreateConsumer(ctx, Stream, jetstream.ConsumerConfig{
 		FilterSubjects:    ChannelFilters(channel),
@@ -87,6 +140,9 @@ func (r *Reader) Read(ctx context.Context, channel string, offset, limit uint64)
 		_ = r.js.DeleteConsumer(ctx, Stream, cons.CachedInfo().Name)
 	}()
 	page.Total = cons.CachedInfo().NumPending
+	if page.Total < stored {
+		return Page{}, fmt.Errorf("%w: the reader's replica holds %d messages of channel %s, the leader %d", ErrBehind, page.Total, channel, stored)
+	}
 	if offset >= page.Total || limit == 0 {
 		return page, nil
 	}
@@ -115,9 +171,9 @@ func (r *Reader) Read(ctx context.Context, channel string, offset, limit uint64)
 			return Page{}, fmt.Errorf("reading stream %s: %w", Stream, err)
 		}
 		if got == 0 {
-			// Messages counted at creation were removed since (stream limits): the page
-			// ends here.
-			break
+			// Counted but not delivered: the replica lost what it counted (it restarted
+			// empty); MESSAGES has no limits that remove messages.
+			return Page{}, fmt.Errorf("%w: the reader's replica delivered %d of the %d messages it counted", ErrBehind, seen, want)
 		}
 	}
 	return page, nil

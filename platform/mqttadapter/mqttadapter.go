@@ -300,9 +300,18 @@ func (a *Adapter) startDelivery() error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), a.timeout)
 	defer cancel()
+	// From the sequence after the last stored message, not "new messages": an ordered
+	// consumer that is reset (missed heartbeats on a busy server) before its first message
+	// is created again with its original start, and "new" would then skip what was stored
+	// in between.
+	st, err := a.js.Stream(ctx, messages.Stream)
+	if err != nil {
+		return fmt.Errorf("consuming stream %s: %w", messages.Stream, err)
+	}
 	cons, err := a.js.OrderedConsumer(ctx, messages.Stream, jetstream.OrderedConsumerConfig{
 		FilterSubjects: messages.Filters,
-		DeliverPolicy:  jetstream.DeliverNewPolicy,
+		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:    st.CachedInfo().State.LastSeq + 1,
 	})
 	if err != nil {
 		return fmt.Errorf("consuming stream %s: %w", messages.Stream, err)

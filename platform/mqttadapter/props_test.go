@@ -20,11 +20,11 @@ type mosquitto struct {
 }
 
 // sub starts mosquitto_sub -V 5 on topic, printing format for the first message; wait
-// returns that line (mosquitto_sub gives up after 20 s by itself).
+// returns that line (mosquitto_sub gives up after 60 s by itself).
 func (m mosquitto) sub(clientID, topic, format string) (wait func() string) {
 	m.t.Helper()
 	cmd := exec.Command(testenv.LookPath(m.t, "mosquitto_sub", "mosquitto-clients"), "-h", m.host, "-p", m.port, "-V", "5",
-		"-i", clientID, "-u", mt.Thing1, "-P", mt.Key1, "-t", topic, "-q", "1", "-C", "1", "-W", "20", "-F", format)
+		"-i", clientID, "-u", mt.Thing1, "-P", mt.Key1, "-t", topic, "-q", "1", "-C", "1", "-W", "60", "-F", format)
 	var out, errs strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &errs
 	before := mqttadapter.Subscriptions(m.a)
@@ -41,7 +41,8 @@ func (m mosquitto) sub(clientID, topic, format string) (wait func() string) {
 	return func() string {
 		m.t.Helper()
 		if err := cmd.Wait(); err != nil {
-			m.t.Fatalf("mosquitto_sub -t %s: %v\n%s%s", topic, err, out.String(), errs.String())
+			m.t.Fatalf("mosquitto_sub -i %s -t %s: %v (subscriptions %d, delivering %v)\n%s%s", clientID, topic, err,
+				mqttadapter.Subscriptions(m.a), mqttadapter.Delivering(m.a), out.String(), errs.String())
 		}
 		lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 		return lines[len(lines)-1]

@@ -65,6 +65,8 @@ type Common struct {
 	NATSURL string
 	// LogLevel is the minimum level logged (-log-level, CAIRN_LOG_LEVEL).
 	LogLevel slog.Level
+	// Replicas is the replica count of the streams and buckets (-replicas, CAIRN_REPLICAS).
+	Replicas int
 }
 
 // AddFlags defines the common flags on fs, with httpAddr and natsURL as defaults.
@@ -72,4 +74,5 @@ func (c *Common) AddFlags(fs *flag.FlagSet, httpAddr, natsURL string) {
 	fs.StringVar(&c.HTTPAddr, "http-addr", httpAddr, "HTTP listen address")
 	fs.StringVar(&c.NATSURL, "nats-url", natsURL, "NATS server URL, comma-separated for a cluster")
 	fs.TextVar(&c.LogLevel, "log-level", slog.LevelInfo, "minimum log level: debug, info, warn or error")
+	fs.IntVar(&c.Replicas, "replicas", 1, "copies the NATS cluster keeps of every stream and bucket (1 to the number of servers); fewer found are raised, more kept")
 }

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -56,9 +57,13 @@ type Process struct {
 	Log *slog.Logger
 	// Components run in the process.
 	Components []Component
-	// Listening, if set, is called with the HTTP listener's address once it accepts (tests
+	// Listening, if set, is called with the HTTP listener's address once it serves (tests
 	// use it with HTTPAddr "127.0.0.1:0").
 	Listening func(addr net.Addr)
+	// Setup, if set, builds more components once HTTP accepts; until it returns, the
+	// process is live but not ready (GET /health/ready answers 503 with the reason Setup
+	// last passed to waiting, other paths 503 too). An error stops the process.
+	Setup func(ctx context.Context, waiting func(reason string)) ([]Component, error)
 }
 
 // Run serves HTTP (the components' routes and GET /health) and runs the components until
@@ -66,18 +71,14 @@ type Process struct {
 // component to stop. It returns nil after a clean stop.
 func (p Process) Run(ctx context.Context) error {
 	mux := http.NewServeMux()
-	mux.Handle("GET /health", Health(p.Name))
-	for _, c := range p.Components {
-		if c.Routes != nil {
-			c.Routes(mux)
-		}
-	}
+	ready := &readiness{waiting: "starting"}
+	p.healthRoutes(mux, ready)
 	ln, err := net.Listen("tcp", p.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listening for HTTP on %s: %w", p.HTTPAddr, err)
 	}
 	srv := &http.Server{
-		Handler:           logRequests(p.Log, mux),
+		Handler:           logRequests(p.Log, gate(mux, ready)),
 		ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog:          slog.NewLogLogger(p.Log.Handler(), slog.LevelWarn),
 		// Requests in flight at shutdown finish (Shutdown drains them): their context is not
@@ -92,8 +93,14 @@ func (p Process) Run(ctx context.Context) error {
 			cancel(fmt.Errorf("serving HTTP on %s: %w", p.HTTPAddr, err))
 		}
 	})
+	p.Log.Info("listening", "http", ln.Addr().String(), "version", version.Version)
+	if err := p.setup(ctx, mux, ready); err != nil {
+		cancel(err)
+	} else if p.Listening != nil {
+		p.Listening(ln.Addr())
+	}
 	for _, c := range p.Components {
-		if c.Run == nil {
+		if c.Run == nil || ctx.Err() != nil {
 			continue
 		}
 		wg.Go(func() {
@@ -103,10 +110,6 @@ func (p Process) Run(ctx context.Context) error {
 				cancel(fmt.Errorf("%s stopped by itself", c.Name))
 			}
 		})
-	}
-	p.Log.Info("listening", "http", ln.Addr().String(), "version", version.Version)
-	if p.Listening != nil {
-		p.Listening(ln.Addr())
 	}
 	<-ctx.Done()
 	p.Log.Info("shutting down")
@@ -186,7 +189,7 @@ func logRequests(log *slog.Logger, h http.Handler) http.Handler {
 		sw := &statusWriter{ResponseWriter: w}
 		h.ServeHTTP(sw, r)
 		level := slog.LevelInfo
-		if r.URL.Path == "/health" {
+		if strings.HasPrefix(r.URL.Path, "/health") {
 			level = slog.LevelDebug
 		}
 		if !log.Enabled(r.Context(), level) {
@@ -211,14 +214,18 @@ type Config struct {
 	Listening func(addr net.Addr)
 }
 
-// Run opens the bus, builds the components with news (in order), runs them as one Process
-// until ctx is cancelled or one fails, and then closes the bus (drained, embedded server
-// shut down). It is the body of every Cairn main.
+// Run connects to the bus, serves HTTP at once (live, not ready), waits for JetStream to
+// serve (retrying with backoff, logging why: see bus.WaitReady), builds the components with
+// news (in order), and runs them as one Process until ctx is cancelled or one fails; then it
+// closes the bus (drained, embedded server shut down). It is the body of every Cairn main.
 func Run(ctx context.Context, cfg Config, news ...New) (err error) {
 	if cfg.Bus.Name == "" {
 		cfg.Bus.Name = cfg.Name
 	}
-	b, err := bus.Open(ctx, cfg.Bus)
+	if cfg.Bus.Log == nil {
+		cfg.Bus.Log = cfg.Log
+	}
+	b, err := bus.Dial(cfg.Bus)
 	if err != nil {
 		return err
 	}
@@ -230,14 +237,24 @@ func Run(ctx context.Context, cfg Config, news ...New) (err error) {
 	if u := b.ClientURL(); u != "" {
 		cfg.Log.Info("embedded NATS accepts clients", "url", u)
 	}
-	d := Deps{Log: cfg.Log, Bus: b}
 	p := Process{Name: cfg.Name, HTTPAddr: cfg.HTTPAddr, Log: cfg.Log, Listening: cfg.Listening}
-	for _, n := range news {
-		c, err := n(ctx, d)
-		if err != nil {
-			return fmt.Errorf("starting %s: %w", cfg.Name, err)
+	p.Setup = func(ctx context.Context, waiting func(string)) ([]Component, error) {
+		waiting("waiting for JetStream: connecting")
+		if err := b.WaitReady(ctx, waiting); err != nil {
+			return nil, err
 		}
-		p.Components = append(p.Components, c)
+		waiting("starting the components")
+		d := Deps{Log: cfg.Log, Bus: b}
+		var cs []Component
+		for _, n := range news {
+			c, err := n(ctx, d)
+			if err != nil {
+				return nil, fmt.Errorf("starting %s: %w", cfg.Name, err)
+			}
+			cs = append(cs, c)
+		}
+		cfg.Log.Info("ready")
+		return cs, nil
 	}
 	return p.Run(ctx)
 }

@@ -44,7 +44,7 @@ func RunStandalone(ctx context.Context, s Standalone, args []string, getenv func
 	return Run(ctx, Config{
 		Name:     s.Name,
 		HTTPAddr: c.HTTPAddr,
-		Bus:      bus.Options{URL: c.NATSURL},
+		Bus:      bus.Options{URL: c.NATSURL, Replicas: c.Replicas},
 		Log:      NewLogger(stderr, c.LogLevel, s.Name),
 	}, component())
 }

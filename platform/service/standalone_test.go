@@ -5,8 +5,12 @@ import (
 	"errors"
 	"flag"
 	"io"
+	"net/http"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/cairn-iot/cairn/test/testenv"
 )
 
 // standalone is a service with one flag of its own, as the mains define them.
@@ -35,7 +39,8 @@ func TestRunStandaloneRefusesBadConfiguration(t *testing.T) {
 		{name: "no NATS", args: []string{"-nats-url", ""}, want: "-nats-url is empty: the demo service runs against an external NATS"},
 		{name: "bad log level", env: map[string]string{"CAIRN_LOG_LEVEL": "loud"}, want: "CAIRN_LOG_LEVEL"},
 		{name: "arguments", args: []string{"extra"}, want: "unexpected arguments"},
-		{name: "NATS not running", args: []string{"-nats-url", "nats://127.0.0.1:1", "-http-addr", "127.0.0.1:0"}, want: "connecting to NATS"},
+		{name: "bad NATS URL", args: []string{"-nats-url", "nats://127.0.0.1:port", "-http-addr", "127.0.0.1:0"}, want: "connecting to NATS"},
+		{name: "too many replicas", args: []string{"-replicas", "7"}, want: "-replicas 7 (CAIRN_REPLICAS): want 1 to 5"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -52,7 +57,9 @@ func TestRunStandaloneBuildsTheComponentFromItsFlags(t *testing.T) {
 	var own string
 	env := map[string]string{"CAIRN_OWN": "from-env"}
 	args := []string{"-nats-url", "nats://127.0.0.1:1", "-http-addr", "127.0.0.1:0"}
-	_ = RunStandalone(context.Background(), standalone(&own), args, func(k string) string { return env[k] }, io.Discard)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second) // NATS never comes
+	defer cancel()
+	_ = RunStandalone(ctx, standalone(&own), args, func(k string) string { return env[k] }, io.Discard)
 	if own != "from-env" {
 		t.Errorf("the component saw -own = %q, want %q (CAIRN_OWN)", own, "from-env")
 	}
@@ -69,4 +76,56 @@ func TestRunStandaloneHelp(t *testing.T) {
 			t.Errorf("-h output does not name %s:\n%s", want, out.String())
 		}
 	}
+}
+
+// TestWaitsForNATS: a service whose NATS is not running stays up, live but not ready,
+// says what it waits for on /health/ready and in its logs, and stops cleanly when told.
+func TestWaitsForNATS(t *testing.T) {
+	addr := testenv.FreeAddr(t)
+	args := []string{"-nats-url", "nats://127.0.0.1:1", "-http-addr", addr}
+	ctx, cancel := context.WithCancel(context.Background())
+	logs := &testenv.SyncBuffer{}
+	done := make(chan error, 1)
+	var own string
+	go func() { done <- RunStandalone(ctx, standalone(&own), args, func(string) string { return "" }, logs) }()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if time.Now().After(deadline) {
+			t.Fatalf("no /health/ready answer naming nats://127.0.0.1:1 within 30s; logs:\n%s", logs)
+		}
+		status, body := get(t, "http://"+addr+"/health/ready")
+		if status == http.StatusServiceUnavailable && strings.Contains(body, `"waiting_for":"waiting for a JetStream quorum on nats://127.0.0.1:1`) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if status, body := get(t, "http://"+addr+"/health/live"); status != http.StatusOK {
+		t.Errorf("GET /health/live while waiting = %d %s, want 200", status, body)
+	}
+	if status, body := get(t, "http://"+addr+"/health"); status != http.StatusOK {
+		t.Errorf("GET /health while waiting = %d %s, want 200", status, body)
+	}
+	if status, body := get(t, "http://"+addr+"/anything"); status != http.StatusServiceUnavailable || !strings.Contains(body, "not ready") {
+		t.Errorf("GET /anything while waiting = %d %s, want 503 not ready", status, body)
+	}
+	if !strings.Contains(logs.String(), "JetStream not ready, retrying") {
+		t.Errorf("the logs do not say why the service waits:\n%s", logs)
+	}
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the waiting service did not stop within 30s of its context's end")
+	}
+}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }

@@ -7,7 +7,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/cairn-iot/cairn/platform/access"
-	"github.com/cairn-iot/cairn/platform/bus"
 	"github.com/cairn-iot/cairn/platform/bus/bustest"
 	thingsv1 "github.com/cairn-iot/cairn/proto/cairn/things/v1"
 )
@@ -16,7 +15,7 @@ import (
 // channels, connections and events are all still there.
 func TestRestart(t *testing.T) {
 	dir := t.TempDir()
-	b := bustest.Open(t, bus.Options{DataDir: dir})
+	b := bustest.OpenDir(t, dir)
 	e := newEnv(t, b)
 	tok := e.user("ada@example.com")
 	var th thing
@@ -29,7 +28,7 @@ func TestRestart(t *testing.T) {
 		t.Fatalf("closing the bus: %v", err)
 	}
 
-	e = newEnv(t, bustest.Open(t, bus.Options{DataDir: dir}))
+	e = newEnv(t, bustest.OpenDir(t, dir))
 	serveAccess(t, e)
 	var got thing
 	e.must(200, "GET", "/things/"+th.ID, tok, "", &got) // the old token still works

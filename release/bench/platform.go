@@ -90,7 +90,7 @@ func StartPlatform(ctx context.Context, bin, dataDir string, env []string) (*Pla
 			return nil, ctx.Err()
 		default:
 		}
-		resp, err := http.Get("http://" + p.HTTPAddr + "/health")
+		resp, err := http.Get("http://" + p.HTTPAddr + "/health/ready")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {

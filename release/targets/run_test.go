@@ -58,7 +58,7 @@ func TestRunCairn(t *testing.T) {
 	}()
 	deadline := time.After(5 * time.Minute) // runCairn builds cairn first
 	for {
-		resp, err := http.Get("http://" + httpAddr + "/health")
+		resp, err := http.Get("http://" + httpAddr + "/health/ready")
 		if err == nil {
 			b, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()

@@ -39,6 +39,7 @@ type platform struct {
 	bin, data          string
 	httpAddr, mqttAddr string
 	natsAddr           string
+	env                []string // more CAIRN_* variables (cluster nodes)
 	mu                 sync.Mutex
 	cmd                *exec.Cmd
 	done               chan struct{}
@@ -46,11 +47,17 @@ type platform struct {
 }
 
 func (p *platform) start() {
+	p.launch()
+	p.waitReady(60 * time.Second)
+}
+
+// launch starts cairn without waiting for it to serve (a cluster node needs its peers).
+func (p *platform) launch() {
 	t := p.t
 	cmd := exec.Command(p.bin)
-	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
 		"CAIRN_HTTP_ADDR=" + p.httpAddr, "CAIRN_MQTT_ADDR=" + p.mqttAddr, "CAIRN_NATS_LISTEN=" + p.natsAddr,
-		"CAIRN_DATA_DIR=" + p.data, "CAIRN_BCRYPT_COST=4"}
+		"CAIRN_DATA_DIR=" + p.data, "CAIRN_BCRYPT_COST=4"}, p.env...)
 	cmd.Stdout, cmd.Stderr = p.logs, p.logs
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting cairn: %v", err)
@@ -60,14 +67,22 @@ func (p *platform) start() {
 	p.mu.Lock()
 	p.cmd, p.done = cmd, done
 	p.mu.Unlock()
-	deadline := time.Now().Add(60 * time.Second)
+}
+
+// waitReady waits until cairn answers /health/ready with 200, at most wait.
+func (p *platform) waitReady(wait time.Duration) {
+	t := p.t
+	p.mu.Lock()
+	done := p.done
+	p.mu.Unlock()
+	deadline := time.Now().Add(wait)
 	for {
 		select {
 		case <-done:
 			t.Fatalf("cairn exited before it was healthy:\n%s", p.logs)
 		default:
 		}
-		resp, err := http.Get("http://" + p.httpAddr + "/health")
+		resp, err := http.Get("http://" + p.httpAddr + "/health/ready")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -75,7 +90,7 @@ func (p *platform) start() {
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("cairn not healthy within 60s: %v\n%s", err, p.logs)
+			t.Fatalf("cairn not healthy within %s: %v\n%s", wait, err, p.logs)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

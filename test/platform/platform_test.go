@@ -128,7 +128,7 @@ func start(t *testing.T, name string, env map[string]string, healthAddr string) 
 			t.Fatalf("%s exited before it was healthy: %v\n%s", name, err, logs.String())
 		default:
 		}
-		resp, err := http.Get("http://" + healthAddr + "/health")
+		resp, err := http.Get("http://" + healthAddr + "/health/ready")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {

@@ -77,7 +77,7 @@ func TestOpensDataV1(t *testing.T) {
 	if err := in.stop(); err != nil {
 		t.Fatal(err)
 	}
-	bb := bustest.Open(t, bus.Options{DataDir: dir})
+	bb := bustest.OpenDir(t, dir)
 	evs, err := events.All(context.Background(), bb.JS, events.ThingsSubject)
 	if err != nil {
 		t.Fatal(err)

@@ -8,6 +8,17 @@
 //	cairn -nats-listen 127.0.0.1:4222   also let other processes use the embedded NATS
 //	cairn -nats-url nats://nats:4222    use an external NATS; no data directory then
 //
+// Three (or five) cairn processes form one JetStream cluster by themselves, each node serving
+// the whole HTTP and MQTT API (see the README's operations section):
+//
+//	cairn -server-name n1 -cluster-listen 10.0.0.1:6222 \
+//	      -cluster-routes nats://10.0.0.2:6222,nats://10.0.0.3:6222 -replicas 3
+//
+// -sync sets when JetStream writes its files to disk: "always" (an acknowledged message
+// survives a power loss), a duration such as 1s (a power loss of every node at once can lose
+// the last second), or NATS's default of 2 minutes. With -replicas 3 an acknowledged message
+// is on a majority of the nodes, so losing one machine loses nothing at any setting.
+//
 // Every flag has a CAIRN_* variable (-h lists them); an explicit flag wins over it. Data
 // survives restarts and upgrades: see package bus for the data format version.
 package main
@@ -25,6 +36,7 @@ import (
 	"github.com/cairn-iot/cairn/platform/httpadapter"
 	"github.com/cairn-iot/cairn/platform/messages"
 	"github.com/cairn-iot/cairn/platform/mqttadapter"
+	"github.com/cairn-iot/cairn/platform/natsd"
 	"github.com/cairn-iot/cairn/platform/service"
 	"github.com/cairn-iot/cairn/platform/things"
 	"github.com/cairn-iot/cairn/platform/users"
@@ -39,6 +51,8 @@ type config struct {
 	DataDir string
 	// NATSListen, if set, is where the embedded NATS accepts network clients.
 	NATSListen string
+	// NATS configures the embedded server beyond DataDir and NATSListen: cluster and sync.
+	NATS natsd.Options
 	// MQTTAddr is the MQTT listen address.
 	MQTTAddr string
 	// BcryptCost is the cost of new password hashes (and of the bootstrap's external keys).
@@ -66,6 +80,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	cfg.AddFlags(fs, ":8080", "")
 	fs.StringVar(&cfg.DataDir, "data-dir", "./cairn-data", "data directory of the embedded NATS (ignored with -nats-url)")
 	fs.StringVar(&cfg.NATSListen, "nats-listen", "", "host:port where the embedded NATS also accepts clients; empty: in-process only")
+	addNATSFlags(fs, &cfg.NATS)
 	fs.StringVar(&cfg.MQTTAddr, "mqtt-addr", ":1883", "MQTT listen address")
 	fs.IntVar(&cfg.BcryptCost, "bcrypt-cost", users.DefaultCost, "bcrypt cost of new password hashes (4 to 31)")
 	fs.Var(&cfg.BootstrapKey, "bootstrap-key", "hex AES-256 key of the secure bootstrap (64 hex digits); empty: secure bootstrap off")
@@ -73,9 +88,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return err
 	}
 	log := service.NewLogger(stderr, cfg.LogLevel, "cairn")
-	opts := bus.Options{URL: cfg.NATSURL, DataDir: cfg.DataDir, Listen: cfg.NATSListen}
-	if cfg.NATSURL != "" {
-		opts.DataDir, opts.Listen = "", ""
+	opts := bus.Options{URL: cfg.NATSURL, Replicas: cfg.Replicas}
+	if cfg.NATSURL == "" {
+		nopts := cfg.NATS
+		nopts.DataDir, nopts.Listen = cfg.DataDir, cfg.NATSListen
+		s, err := natsd.Start(nopts)
+		if err != nil {
+			return err
+		}
+		opts.Server = s // the bus shuts it down
 	}
 	return service.Run(ctx, service.Config{
 		Name:     "cairn",

@@ -13,7 +13,6 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/cairn-iot/cairn/platform/bus"
 	"github.com/cairn-iot/cairn/platform/bus/bustest"
 	"github.com/cairn-iot/cairn/platform/events"
 	"github.com/cairn-iot/cairn/test/testenv"
@@ -48,10 +47,12 @@ func start(t *testing.T, env map[string]string) *instance {
 	base := "http://" + addr
 	deadline := time.After(60 * time.Second)
 	for {
-		resp, herr := http.Get(base + "/health")
+		resp, herr := http.Get(base + "/health/ready")
 		if herr == nil {
 			resp.Body.Close()
-			break
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
 		}
 		select {
 		case err := <-done:
@@ -132,7 +133,7 @@ func TestAllInOneRestart(t *testing.T) {
 	}
 
 	// The event log is in the data directory too.
-	b := bustest.Open(t, bus.Options{DataDir: dir})
+	b := bustest.OpenDir(t, dir)
 	evs, err := events.All(context.Background(), b.JS, events.ThingsSubject)
 	if err != nil {
 		t.Fatal(err)
