@@ -33,3 +33,9 @@ func Subscriptions(a *Adapter) int {
 	}
 	return n
 }
+
+// Subscribed reports whether the session of clientID has a subscription.
+func Subscribed(a *Adapter, clientID string) bool {
+	cl, ok := a.server.Clients.Get(clientID)
+	return ok && !cl.Closed() && cl.State.Subscriptions.Len() > 0
+}

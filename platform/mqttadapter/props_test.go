@@ -27,12 +27,11 @@ func (m mosquitto) sub(clientID, topic, format string) (wait func() string) {
 		"-i", clientID, "-u", mt.Thing1, "-P", mt.Key1, "-t", topic, "-q", "1", "-C", "1", "-W", "60", "-F", format)
 	var out, errs strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &errs
-	before := mqttadapter.Subscriptions(m.a)
 	if err := cmd.Start(); err != nil {
 		m.t.Fatal(err)
 	}
 	deadline := time.Now().Add(20 * time.Second)
-	for mqttadapter.Subscriptions(m.a) == before {
+	for !mqttadapter.Subscribed(m.a, clientID) {
 		if time.Now().After(deadline) {
 			m.t.Fatalf("mosquitto_sub -t %s: no subscription within 20s", topic)
 		}

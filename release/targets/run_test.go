@@ -2,6 +2,7 @@ package targets
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -62,10 +63,13 @@ func TestRunCairn(t *testing.T) {
 		if err == nil {
 			b, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
-			if resp.StatusCode != 200 || !strings.Contains(string(b), `"status":"ok"`) {
-				t.Fatalf("GET /health = %d %s, want 200 status ok", resp.StatusCode, b)
+			if resp.StatusCode == http.StatusServiceUnavailable && strings.Contains(string(b), `"status":"waiting"`) {
+				err = fmt.Errorf("not ready yet: %s", b) // listening, not serving yet: ask again
+			} else if resp.StatusCode != 200 || !strings.Contains(string(b), `"status":"ok"`) {
+				t.Fatalf("GET /health/ready = %d %s, want 200 status ok (or 503 waiting, for a while)", resp.StatusCode, b)
+			} else {
+				break
 			}
-			break
 		}
 		select {
 		case err := <-done:
