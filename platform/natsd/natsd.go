@@ -131,3 +131,15 @@ func splitHostPort(addr string) (string, int, error) {
 	}
 	return strings.Trim(addr[:i], "[]"), port, nil
 }
+
+// JetStreamReady reports whether JetStream serves: enabled and, in a cluster, current with
+// an elected meta leader. The reason says what it waits for when it does not.
+func (s *Server) JetStreamReady() (bool, string) {
+	switch {
+	case !s.s.JetStreamEnabled():
+		return false, "JetStream is starting"
+	case s.s.JetStreamIsClustered() && !s.s.JetStreamIsCurrent():
+		return false, "waiting for the cluster to elect a JetStream meta leader"
+	}
+	return true, ""
+}

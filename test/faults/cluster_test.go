@@ -49,7 +49,9 @@ func buildCairn(t *testing.T) string {
 	return bin
 }
 
-func startCluster(t *testing.T, bin string) *cluster {
+// startCluster starts three cairn nodes as one cluster, with more CAIRN_* variables env,
+// and waits until each is ready.
+func startCluster(t *testing.T, bin string, env ...string) *cluster {
 	c := &cluster{t: t, up: make([]atomic.Bool, 3)}
 	var routes, listen []string
 	for range 3 {
@@ -62,6 +64,7 @@ func startCluster(t *testing.T, bin string) *cluster {
 			httpAddr: testenv.FreeAddr(t), mqttAddr: testenv.FreeAddr(t), natsAddr: testenv.FreeAddr(t),
 			env: []string{fmt.Sprintf("CAIRN_SERVER_NAME=n%d", i+1), "CAIRN_CLUSTER_NAME=faults",
 				"CAIRN_CLUSTER_LISTEN=" + listen[i], "CAIRN_CLUSTER_ROUTES=" + strings.Join(routes, ","), "CAIRN_REPLICAS=3"}}
+		p.env = append(p.env, env...)
 		c.nodes = append(c.nodes, p)
 		p.launch()
 	}

@@ -19,26 +19,42 @@ import (
 // natsServer builds the stock nats-server of go.mod's version from the module cache, once
 // per version, into the user's cache directory (or a temporary one).
 func natsServer(t *testing.T) string {
+	return cachedBuild(t, "nats-server", "github.com/nats-io/nats-server/v2", "github.com/nats-io/nats-server/v2", "")
+}
+
+// natsCLI builds the NATS CLI pinned by lock/natscli.mod, once per version.
+func natsCLI(t *testing.T) string {
+	return cachedBuild(t, "nats", "github.com/nats-io/natscli", "github.com/nats-io/natscli/nats", "lock/natscli.mod")
+}
+
+// cachedBuild builds the main package pkg of module mod (required by go.mod, or by modfile
+// when set) into the user's cache directory, named after name and the module's version,
+// unless it is there already.
+func cachedBuild(t *testing.T, name, mod, pkg, modfile string) string {
 	t.Helper()
 	testenv.LookPath(t, "go", "golang")
 	root := fixture.RepoRoot(t)
-	out, err := exec.Command("go", "list", "-C", root, "-m", "-f", "{{.Version}}", "github.com/nats-io/nats-server/v2").Output()
+	var flags []string
+	if modfile != "" {
+		flags = []string{"-modfile=" + modfile}
+	}
+	out, err := exec.Command("go", append(append([]string{"list", "-C", root}, flags...), "-m", "-f", "{{.Version}}", mod)...).Output()
 	if err != nil {
-		t.Fatalf("finding the nats-server version in go.mod: %v", err)
+		t.Fatalf("finding the version of %s: %v", mod, err)
 	}
 	dir, err := os.UserCacheDir()
 	if err != nil {
 		dir = os.TempDir()
 	}
-	bin := filepath.Join(dir, "cairn-test", "nats-server-"+strings.TrimSpace(string(out)))
+	bin := filepath.Join(dir, "cairn-test", name+"-"+strings.TrimSpace(string(out)))
 	if _, err := os.Stat(bin); err == nil {
 		return bin
 	}
-	build := exec.Command("go", "build", "-o", bin, "github.com/nats-io/nats-server/v2")
+	build := exec.Command("go", append(append([]string{"build"}, flags...), "-o", bin, pkg)...)
 	build.Dir = root
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building the stock nats-server: %v\n%s", err, out)
+		t.Fatalf("building %s: %v\n%s", name, err, out)
 	}
 	return bin
 }

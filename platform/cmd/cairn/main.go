@@ -7,6 +7,7 @@
 //	cairn -data-dir /var/lib/cairn (CAIRN_DATA_DIR: images use /var/lib/cairn)
 //	cairn -nats-listen 127.0.0.1:4222   also let other processes use the embedded NATS
 //	cairn -nats-url nats://nats:4222    use an external NATS; no data directory then
+//	cairn -nats-only -nats-listen 127.0.0.1:4222   the embedded NATS alone, for backups
 //
 // Three (or five) cairn processes form one JetStream cluster by themselves, each node serving
 // the whole HTTP and MQTT API (see the README's operations section):
@@ -59,6 +60,8 @@ type config struct {
 	BcryptCost int
 	// BootstrapKey is the secure bootstrap's AES-256 key; nil turns it off.
 	BootstrapKey bootstrap.KeyFlag
+	// NATSOnly runs the embedded NATS alone, for backups and restores.
+	NATSOnly bool
 }
 
 // components are the services the all-in-one runs, in start order, one line each.
@@ -84,10 +87,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	fs.StringVar(&cfg.MQTTAddr, "mqtt-addr", ":1883", "MQTT listen address")
 	fs.IntVar(&cfg.BcryptCost, "bcrypt-cost", users.DefaultCost, "bcrypt cost of new password hashes (4 to 31)")
 	fs.Var(&cfg.BootstrapKey, "bootstrap-key", "hex AES-256 key of the secure bootstrap (64 hex digits); empty: secure bootstrap off")
+	fs.BoolVar(&cfg.NATSOnly, "nats-only", false, "run the embedded NATS alone, no service, for a backup or restore with the NATS CLI (needs -nats-listen)")
 	if err := service.Parse(fs, args, getenv); err != nil {
 		return err
 	}
 	log := service.NewLogger(stderr, cfg.LogLevel, "cairn")
+	if cfg.NATSOnly {
+		return runNATSOnly(ctx, cfg, log)
+	}
 	opts := bus.Options{URL: cfg.NATSURL, Replicas: cfg.Replicas}
 	if cfg.NATSURL == "" {
 		nopts := cfg.NATS
