@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,115 +17,6 @@ import (
 	"syscall"
 	"time"
 )
-
-// Platform is a running all-in-one cairn on loopback, with a user, a thing and a channel
-// per protocol to publish into.
-type Platform struct {
-	HTTPAddr, MQTTAddr string
-	Bearer             string
-	ThingID, ThingKey  string
-	// Channels are the channel ids to publish into, by protocol ("http", "mqtt").
-	Channels map[string]string
-
-	cmd  *exec.Cmd
-	done chan struct{}
-	logs *bytes.Buffer
-	mu   sync.Mutex
-}
-
-// FreeAddr returns a free 127.0.0.1 address.
-func FreeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
-}
-
-type lockedBuffer struct {
-	mu *sync.Mutex
-	b  *bytes.Buffer
-}
-
-func (w lockedBuffer) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-// StartPlatform starts bin (the all-in-one) with its data in dataDir, listening on loopback
-// only, plus the extra CAIRN_* variables in env, waits for /health and creates the user,
-// thing and channels. Stop it with Stop.
-func StartPlatform(ctx context.Context, bin, dataDir string, env []string) (*Platform, error) {
-	var addrs [3]string
-	for i := range addrs {
-		a, err := FreeAddr()
-		if err != nil {
-			return nil, err
-		}
-		addrs[i] = a
-	}
-	p := &Platform{HTTPAddr: addrs[0], MQTTAddr: addrs[1], logs: &bytes.Buffer{}, done: make(chan struct{}),
-		Channels: map[string]string{}}
-	cmd := exec.Command(bin)
-	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
-		"CAIRN_HTTP_ADDR=" + addrs[0], "CAIRN_MQTT_ADDR=" + addrs[1], "CAIRN_NATS_LISTEN=" + addrs[2],
-		"CAIRN_DATA_DIR=" + dataDir, "CAIRN_BCRYPT_COST=4", "CAIRN_LOG_LEVEL=warn"}, env...)
-	lw := lockedBuffer{&p.mu, p.logs}
-	cmd.Stdout, cmd.Stderr = lw, lw
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting %s: %w", bin, err)
-	}
-	p.cmd = cmd
-	go func() { cmd.Wait(); close(p.done) }()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		select {
-		case <-p.done:
-			return nil, fmt.Errorf("cairn exited before it was healthy:\n%s", p.Logs())
-		case <-ctx.Done():
-			p.Stop()
-			return nil, ctx.Err()
-		default:
-		}
-		resp, err := http.Get("http://" + p.HTTPAddr + "/health/ready")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			p.Stop()
-			return nil, fmt.Errorf("cairn not healthy within 60s: %v\n%s", err, p.Logs())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if err := p.setup(); err != nil {
-		p.Stop()
-		return nil, fmt.Errorf("setting up the platform: %w\n%s", err, p.Logs())
-	}
-	return p, nil
-}
-
-// Logs returns what cairn wrote so far.
-func (p *Platform) Logs() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.logs.String()
-}
-
-// Stop stops cairn with SIGTERM (SIGKILL after 30 s).
-func (p *Platform) Stop() {
-	p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(30 * time.Second):
-		p.cmd.Process.Kill()
-		<-p.done
-	}
-}
 
 // api does one JSON request and decodes a 2xx answer into v.
 func (p *Platform) api(want int, method, path, auth, body string, v any) (http.Header, error) {

@@ -137,7 +137,7 @@ func run(ctx context.Context, args []string) error {
 	// The report shows release, assembly, sizes, platform, whatever order they run in.
 	for _, part := range []struct{ name, title string }{
 		{"release", "Release pipeline"}, {"assemble", "Image assembly"}, {"assemble", "Image sizes"},
-		{"platform", "Platform: publish into the store"},
+		{"platform", "Platform: publish into the store"}, {"platform", clusterTitle},
 	} {
 		if c.want(part.name) {
 			r.Section(part.title)
@@ -149,7 +149,10 @@ func run(ctx context.Context, args []string) error {
 	if c.want("platform") {
 		logf("flushing the file system's dirty pages before the platform part")
 		syscall.Sync()
-		c.platformPart(ctx, r)
+		single := c.platformPart(ctx, r)
+		if ctx.Err() == nil {
+			c.clusterPart(ctx, r, single)
+		}
 	}
 	var binDir string
 	if c.want("release") && ctx.Err() == nil {
@@ -594,7 +597,9 @@ func init() {
 }
 `
 
-func (c *config) platformPart(ctx context.Context, r *bench.Report) {
+// platformPart measures the all-in-one alone; it returns the messages stored per second
+// by protocol, for the cluster part to compare with.
+func (c *config) platformPart(ctx context.Context, r *bench.Report) map[string]float64 {
 	s := r.Section("Platform: publish into the store")
 	httpTarget := &bench.Target{Op: ">=", Value: 20000}
 	mqttTarget := &bench.Target{Op: ">=", Value: 100000}
@@ -612,13 +617,13 @@ func (c *config) platformPart(ctx context.Context, r *bench.Report) {
 	cmd.Env = append(build.PassthroughEnv(os.LookupEnv), "CGO_ENABLED=0", "GOTOOLCHAIN=local", "GOFLAGS=-mod=readonly", "GOWORK=off")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		s.Add(errFigure("HTTP messages stored per second", "msg/s", httpTarget, fmt.Errorf("building cairn: %w\n%s", err, out)))
-		return
+		return nil
 	}
 	pprofAddr, _ := bench.FreeAddr()
 	p, err := bench.StartPlatform(ctx, bin, filepath.Join(c.work, "cairn-data"), []string{"CAIRN_BENCH_PPROF=" + pprofAddr})
 	if err != nil {
 		s.Add(errFigure("HTTP messages stored per second", "msg/s", httpTarget, err))
-		return
+		return nil
 	}
 	defer p.Stop()
 	s.Notef("The all-in-one built from the tree (plus a bench-only pprof listener), on loopback, a fresh data directory; %d-byte JSON messages; one thing publishing to one channel per protocol. HTTP: %d keep-alive connections, one request (= one message, no batching) in flight on each, from a minimal HTTP/1.1 client (net/http's client costs more CPU than the server; both share the cores); MQTT: %d connections (MQTT 3.1.1), QoS 1, up to %d publishes in flight each, one PUBLISH (= one message) per write, from a minimal MQTT client (paho's cost more CPU than the broker). Each run is bounded: %d HTTP / %d MQTT messages or %s. Throughput = acknowledged messages / time from the first publish until the store (GET /channels/{id}/messages total) holds them all. Latency = publish to acknowledgement (HTTP 202, MQTT PUBACK).",
@@ -636,10 +641,12 @@ func (c *config) platformPart(ctx context.Context, r *bench.Report) {
 	}
 	var best float64
 	var rows []map[string]any
+	stored := map[string]float64{}
 	for _, pr := range runs {
 		logf("%s load", pr.name)
 		res := pr.do(ctx, pr.load)
 		tp := res.Throughput()
+		stored[pr.name] = tp
 		best = math.Max(best, tp/pr.target.Value)
 		f := bench.Figure{Name: pr.name + " messages stored per second", Value: tp, Unit: "msg/s", Target: pr.target}
 		if res.Acked == 0 {
@@ -701,6 +708,7 @@ func (c *config) platformPart(ctx context.Context, r *bench.Report) {
 	}
 	s.Data = rows
 	s.Add(bench.Figure{Name: "platform target: HTTP >= 20,000 or MQTT >= 100,000 msg/s (best fraction of its target)", Value: best, Unit: "x", Target: &bench.Target{Op: ">=", Value: 1}})
+	return stored
 }
 
 func fetch(ctx context.Context, url, path string) error {
