@@ -64,7 +64,7 @@ type Cache struct {
 }
 
 type cacheKey struct {
-	key, thingID, channel string
+	key, cert, thingID, channel string
 	action                thingsv1.Action
 }
 
@@ -132,10 +132,10 @@ func cacheable(st thingsv1.AccessResponse_Status) bool {
 // Authorize answers req from the cache, or asks next and keeps the answer. Each call returns
 // a response of its own.
 func (c *Cache) Authorize(ctx context.Context, req *thingsv1.AccessRequest) (*thingsv1.AccessResponse, error) {
-	if req.GetToken() != "" || req.GetKey() == "" {
+	if req.GetToken() != "" || req.GetKey() == "" && req.GetCertThingId() == "" {
 		return c.next.Authorize(ctx, req)
 	}
-	k := cacheKey{key: req.GetKey(), thingID: req.GetThingId(), channel: req.GetChannel(), action: req.GetAction()}
+	k := cacheKey{key: req.GetKey(), cert: req.GetCertThingId(), thingID: req.GetThingId(), channel: req.GetChannel(), action: req.GetAction()}
 	c.mu.Lock()
 	e, ok := c.entries[k]
 	gen := c.gen

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -83,7 +84,7 @@ func (s *Service) Access(ctx context.Context, req *thingsv1.AccessRequest) (*thi
 	if req.GetChannel() == "" {
 		return status(thingsv1.AccessResponse_STATUS_INVALID), nil
 	}
-	if (req.GetKey() == "") == (req.GetToken() == "") {
+	if n := nonEmpty(req.GetKey(), req.GetToken(), req.GetCertThingId()); n != 1 {
 		return status(thingsv1.AccessResponse_STATUS_UNAUTHENTICATED), nil
 	}
 	cid := req.GetChannel()
@@ -110,19 +111,11 @@ func (s *Service) Access(ctx context.Context, req *thingsv1.AccessRequest) (*thi
 		return &thingsv1.AccessResponse{Status: thingsv1.AccessResponse_STATUS_ALLOWED, UserId: uid}, nil
 	}
 
-	var ref keyRef
-	if _, err := getJSON(ctx, s.st.keys, keyHash(req.GetKey()), &ref); errors.Is(err, errNotFound) {
-		return status(thingsv1.AccessResponse_STATUS_UNAUTHENTICATED), nil
-	} else if err != nil {
+	t, err := s.accessThing(ctx, req)
+	if err != nil {
 		return nil, err
 	}
-	var t Thing
-	if _, err := getJSON(ctx, s.st.things, ownedKey(ref.Owner, ref.ID), &t); errors.Is(err, errNotFound) {
-		return status(thingsv1.AccessResponse_STATUS_UNAUTHENTICATED), nil // removed thing
-	} else if err != nil {
-		return nil, err
-	}
-	if t.Key != req.GetKey() || (req.GetThingId() != "" && req.GetThingId() != t.ID) {
+	if t == nil {
 		return status(thingsv1.AccessResponse_STATUS_UNAUTHENTICATED), nil
 	}
 	allowed := func(st thingsv1.AccessResponse_Status) *thingsv1.AccessResponse {
@@ -148,4 +141,45 @@ func (s *Service) Access(ctx context.Context, req *thingsv1.AccessRequest) (*thi
 		return allowed(thingsv1.AccessResponse_STATUS_FORBIDDEN), nil
 	}
 	return allowed(thingsv1.AccessResponse_STATUS_ALLOWED), nil
+}
+
+func nonEmpty(ss ...string) int {
+	n := 0
+	for _, s := range ss {
+		if s != "" {
+			n++
+		}
+	}
+	return n
+}
+
+// accessThing returns the thing req authenticates as, by its key or by the certificate its
+// adapter verified; nil if it authenticates none (unknown key or thing, removed thing, a
+// key of another thing than thing_id).
+func (s *Service) accessThing(ctx context.Context, req *thingsv1.AccessRequest) (*Thing, error) {
+	var ref keyRef
+	if cid := req.GetCertThingId(); cid != "" {
+		if !id.Valid(cid) || (req.GetThingId() != "" && req.GetThingId() != cid) {
+			return nil, nil
+		}
+		ks, err := keys(ctx, s.st.things, "*."+cid)
+		if err != nil || len(ks) != 1 {
+			return nil, err
+		}
+		ref.Owner, ref.ID = strings.TrimSuffix(ks[0], "."+cid), cid
+	} else if _, err := getJSON(ctx, s.st.keys, keyHash(req.GetKey()), &ref); errors.Is(err, errNotFound) {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	var t Thing
+	if _, err := getJSON(ctx, s.st.things, ownedKey(ref.Owner, ref.ID), &t); errors.Is(err, errNotFound) {
+		return nil, nil // removed thing
+	} else if err != nil {
+		return nil, err
+	}
+	if req.GetCertThingId() == "" && (t.Key != req.GetKey() || (req.GetThingId() != "" && req.GetThingId() != t.ID)) {
+		return nil, nil
+	}
+	return &t, nil
 }

@@ -125,6 +125,22 @@ func TestAccess(t *testing.T) {
 			&thingsv1.AccessResponse{Status: invalid}},
 		{"no channel", &thingsv1.AccessRequest{Key: conn.Key, Action: pub},
 			&thingsv1.AccessResponse{Status: invalid}},
+		{"certificate, connected", &thingsv1.AccessRequest{CertThingId: conn.ID, Channel: ch.ID, Action: pub},
+			&thingsv1.AccessResponse{Status: allowed, ThingId: conn.ID}},
+		{"certificate with its thing id", &thingsv1.AccessRequest{CertThingId: conn.ID, ThingId: conn.ID, Channel: ch.ID, Action: sub},
+			&thingsv1.AccessResponse{Status: allowed, ThingId: conn.ID}},
+		{"certificate, not connected", &thingsv1.AccessRequest{CertThingId: loose.ID, Channel: ch.ID, Action: pub},
+			&thingsv1.AccessResponse{Status: forbid, ThingId: loose.ID}},
+		{"certificate of another thing than the username", &thingsv1.AccessRequest{CertThingId: loose.ID, ThingId: conn.ID, Channel: ch.ID, Action: pub},
+			&thingsv1.AccessResponse{Status: unauth}},
+		{"certificate of no thing", &thingsv1.AccessRequest{CertThingId: unknown, Channel: ch.ID, Action: pub},
+			&thingsv1.AccessResponse{Status: unauth}},
+		{"certificate naming a wildcard", &thingsv1.AccessRequest{CertThingId: "*", Channel: ch.ID, Action: pub},
+			&thingsv1.AccessResponse{Status: unauth}},
+		{"certificate and key", &thingsv1.AccessRequest{CertThingId: conn.ID, Key: conn.Key, Channel: ch.ID, Action: pub},
+			&thingsv1.AccessResponse{Status: unauth}},
+		{"removed thing's certificate", &thingsv1.AccessRequest{CertThingId: removed.ID, Channel: ch.ID, Action: pub},
+			&thingsv1.AccessResponse{Status: unauth}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -151,7 +151,7 @@ func (AccessResponse_Status) EnumDescriptor() ([]byte, []int) {
 }
 
 // AccessRequest asks whether the holder of a credential may perform action on channel.
-// Exactly one of key and token is set.
+// Exactly one of key, token and cert_thing_id is set.
 type AccessRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// key is the thing's secret key as the adapter received it ("Authorization: Thing <key>",
@@ -165,7 +165,11 @@ type AccessRequest struct {
 	Action  Action `protobuf:"varint,4,opt,name=action,proto3,enum=cairn.things.v1.Action" json:"action,omitempty"`
 	// token is a user's bearer token as the reader received it ("Authorization: Bearer <token>").
 	// Only ACTION_READ accepts a token: the user must own the channel.
-	Token         string `protobuf:"bytes,5,opt,name=token,proto3" json:"token,omitempty"`
+	Token string `protobuf:"bytes,5,opt,name=token,proto3" json:"token,omitempty"`
+	// cert_thing_id is the thing named by a client certificate (its Subject Common Name)
+	// that the adapter verified against its client CA during the TLS handshake (mutual TLS):
+	// the adapter vouches for the thing, no key is needed. Only adapters set it.
+	CertThingId   string `protobuf:"bytes,6,opt,name=cert_thing_id,json=certThingId,proto3" json:"cert_thing_id,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -231,6 +235,13 @@ func (x *AccessRequest) GetAction() Action {
 func (x *AccessRequest) GetToken() string {
 	if x != nil {
 		return x.Token
+	}
+	return ""
+}
+
+func (x *AccessRequest) GetCertThingId() string {
+	if x != nil {
+		return x.CertThingId
 	}
 	return ""
 }
@@ -302,13 +313,14 @@ var File_cairn_things_v1_access_proto protoreflect.FileDescriptor
 
 const file_cairn_things_v1_access_proto_rawDesc = "" +
 	"\n" +
-	"\x1ccairn/things/v1/access.proto\x12\x0fcairn.things.v1\"\x9d\x01\n" +
+	"\x1ccairn/things/v1/access.proto\x12\x0fcairn.things.v1\"\xc1\x01\n" +
 	"\rAccessRequest\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x19\n" +
 	"\bthing_id\x18\x02 \x01(\tR\athingId\x12\x18\n" +
 	"\achannel\x18\x03 \x01(\tR\achannel\x12/\n" +
 	"\x06action\x18\x04 \x01(\x0e2\x17.cairn.things.v1.ActionR\x06action\x12\x14\n" +
-	"\x05token\x18\x05 \x01(\tR\x05token\"\x97\x02\n" +
+	"\x05token\x18\x05 \x01(\tR\x05token\x12\"\n" +
+	"\rcert_thing_id\x18\x06 \x01(\tR\vcertThingId\"\x97\x02\n" +
 	"\x0eAccessResponse\x12>\n" +
 	"\x06status\x18\x01 \x01(\x0e2&.cairn.things.v1.AccessResponse.StatusR\x06status\x12\x19\n" +
 	"\bthing_id\x18\x02 \x01(\tR\athingId\x12\x17\n" +
