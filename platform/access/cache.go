@@ -65,7 +65,7 @@ type Cache struct {
 
 type cacheKey struct {
 	key, cert, thingID, channel string
-	action                thingsv1.Action
+	action                      thingsv1.Action
 }
 
 type cacheEntry struct {
