@@ -1,6 +1,8 @@
 package access
 
 import (
+	"github.com/cairn-iot/cairn/platform/metrics"
+
 	"context"
 	"encoding/json"
 	"fmt"
@@ -62,6 +64,11 @@ type Cache struct {
 	gen     uint64 // bumped by every invalidation
 	entries map[cacheKey]cacheEntry
 }
+
+var (
+	cacheHits   = metrics.AccessCache.WithLabelValues("hit")
+	cacheMisses = metrics.AccessCache.WithLabelValues("miss")
+)
 
 type cacheKey struct {
 	key, cert, thingID, channel string
@@ -141,8 +148,10 @@ func (c *Cache) Authorize(ctx context.Context, req *thingsv1.AccessRequest) (*th
 	gen := c.gen
 	c.mu.Unlock()
 	if ok && c.now().Before(e.expires) {
+		cacheHits.Inc()
 		return &thingsv1.AccessResponse{Status: e.status, ThingId: e.thingID}, nil
 	}
+	cacheMisses.Inc()
 	resp, err := c.next.Authorize(ctx, req)
 	if err != nil || !cacheable(resp.GetStatus()) {
 		return resp, err

@@ -20,6 +20,9 @@
 package httpadapter
 
 import (
+	"github.com/cairn-iot/cairn/platform/metrics"
+	"github.com/cairn-iot/cairn/platform/tlsfiles"
+
 	"context"
 	"errors"
 	"fmt"
@@ -113,12 +116,37 @@ func (a *Adapter) Handler() http.Handler {
 	return mux
 }
 
-func (a *Adapter) publish(w http.ResponseWriter, r *http.Request) {
-	channel := r.PathValue("id")
-	scheme, key, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+// credential reads the publisher's credential: the thing key of `Authorization: Thing
+// <key>`, and the thing of a verified client certificate (HTTPS with a client CA). With
+// both, the key must be the certificate's thing's.
+func credential(r *http.Request) (req *thingsv1.AccessRequest, ok bool) {
+	req = &thingsv1.AccessRequest{Action: thingsv1.Action_ACTION_PUBLISH}
+	cert := tlsfiles.ThingID(r.TLS)
+	auth := r.Header.Get("Authorization")
+	if auth == "" && cert != "" {
+		req.CertThingId = cert
+		return req, true
+	}
+	scheme, key, _ := strings.Cut(auth, " ")
 	key = strings.TrimSpace(key)
 	if !strings.EqualFold(scheme, "Thing") || key == "" {
-		service.Error(w, http.StatusUnauthorized, "missing thing key: send `Authorization: Thing <thing key>`")
+		return nil, false
+	}
+	req.Key, req.ThingId = key, cert
+	return req, true
+}
+
+func (a *Adapter) publish(w http.ResponseWriter, r *http.Request) {
+	received := a.now()
+	channel := r.PathValue("id")
+	protocol := "http"
+	if r.TLS != nil {
+		protocol = "https"
+	}
+	req, ok := credential(r)
+	if !ok {
+		a.refused(metrics.ReasonUnauthenticated)
+		service.Error(w, http.StatusUnauthorized, "missing thing key: send `Authorization: Thing <thing key>`, or a client certificate over HTTPS")
 		return
 	}
 	var subtopic string
@@ -126,15 +154,18 @@ func (a *Adapter) publish(w http.ResponseWriter, r *http.Request) {
 		var err error
 		levels := strings.Split(st, "/")
 		if slices.Contains(levels, "") { // legal in MQTT topics; in a URL, a typo
+			a.refused(metrics.ReasonInvalid)
 			service.Error(w, http.StatusBadRequest, fmt.Sprintf("subtopic %q has an empty level: use /channels/<id>/messages/a/b", st))
 			return
 		}
 		if subtopic, err = messages.Subtopic(levels); err != nil {
+			a.refused(metrics.ReasonInvalid)
 			service.Error(w, http.StatusBadRequest, err.Error())
 			return
 		}
 	}
 	if !messages.ValidName(channel) {
+		a.refused(metrics.ReasonNotFound)
 		service.Error(w, http.StatusNotFound, fmt.Sprintf("channel %q not found", channel))
 		return
 	}
@@ -142,15 +173,16 @@ func (a *Adapter) publish(w http.ResponseWriter, r *http.Request) {
 		a.tooLarge(w)
 		return
 	}
-	resp, err := a.auth.Authorize(r.Context(), &thingsv1.AccessRequest{
-		Key: key, Channel: channel, Action: thingsv1.Action_ACTION_PUBLISH,
-	})
+	req.Channel = channel
+	resp, err := a.auth.Authorize(r.Context(), req)
 	if err != nil {
+		a.refused(metrics.ReasonUnavailable)
 		a.log.Error("asking access", "channel", channel, "error", err)
 		service.Error(w, http.StatusServiceUnavailable, "cannot check access now: the things service did not answer; retry later")
 		return
 	}
 	if code := messages.HTTPStatus(resp); code != http.StatusOK {
+		a.refused(messages.RefusalReason(resp))
 		service.Error(w, code, messages.AccessMessage(resp, channel))
 		return
 	}
@@ -169,21 +201,28 @@ func (a *Adapter) publish(w http.ResponseWriter, r *http.Request) {
 		Publisher: resp.GetThingId(),
 		Protocol:  "http",
 		Payload:   payload,
-		Created:   a.now().UnixNano(),
+		Created:   received.UnixNano(),
 		Qos:       1, // acknowledged once stored
 	}
 	var id string // without a key, no id: see messages.NewID
 	if k := r.Header.Get("Idempotency-Key"); k != "" {
 		id = messages.IdempotentID(resp.GetThingId(), channel, k)
 	}
+	metrics.Accepted.WithLabelValues("http", protocol).Inc()
 	if _, err := a.pub.Publish(r.Context(), m, id); err != nil {
+		metrics.PublishErrors.WithLabelValues("http").Inc()
+		a.refused(metrics.ReasonUnavailable)
 		a.log.Error("publishing", "channel", channel, "error", err)
 		service.Error(w, http.StatusServiceUnavailable, "cannot store the message now: the bus did not acknowledge it; retry with the same Idempotency-Key")
 		return
 	}
+	metrics.ObserveStored("http", received)
 	w.WriteHeader(http.StatusAccepted)
 }
 
+func (a *Adapter) refused(reason string) { metrics.Refused.WithLabelValues("http", reason).Inc() }
+
 func (a *Adapter) tooLarge(w http.ResponseWriter) {
+	a.refused(metrics.ReasonTooLarge)
 	service.Error(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("payload larger than %d bytes: split it into smaller messages", a.maxPayload))
 }

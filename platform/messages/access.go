@@ -1,6 +1,8 @@
 package messages
 
 import (
+	"github.com/cairn-iot/cairn/platform/metrics"
+
 	"context"
 	"errors"
 	"fmt"
@@ -61,5 +63,21 @@ func HTTPStatus(resp *thingsv1.AccessResponse) int {
 		return http.StatusBadRequest
 	default:
 		return http.StatusInternalServerError
+	}
+}
+
+// RefusalReason names, for the metrics, why an answer that is not ALLOWED refuses.
+func RefusalReason(resp *thingsv1.AccessResponse) string {
+	switch resp.GetStatus() {
+	case thingsv1.AccessResponse_STATUS_UNAUTHENTICATED:
+		return metrics.ReasonUnauthenticated
+	case thingsv1.AccessResponse_STATUS_FORBIDDEN:
+		return metrics.ReasonForbidden
+	case thingsv1.AccessResponse_STATUS_NOT_FOUND:
+		return metrics.ReasonNotFound
+	case thingsv1.AccessResponse_STATUS_INVALID:
+		return metrics.ReasonInvalid
+	default:
+		return metrics.ReasonUnavailable
 	}
 }

@@ -17,6 +17,8 @@
 package service
 
 import (
+	"github.com/cairn-iot/cairn/platform/tlsfiles"
+
 	"flag"
 	"fmt"
 	"log/slog"
@@ -67,6 +69,12 @@ type Common struct {
 	LogLevel slog.Level
 	// Replicas is the replica count of the streams and buckets (-replicas, CAIRN_REPLICAS).
 	Replicas int
+	// TLS names the PEM files of HTTPS (and MQTTS), and of the things' client CA
+	// (-tls-cert, -tls-key, -tls-client-ca).
+	TLS tlsfiles.Files
+	// MetricsAddr, if set, serves /metrics on a listener of its own instead of the HTTP
+	// one (-metrics-addr).
+	MetricsAddr string
 }
 
 // AddFlags defines the common flags on fs, with httpAddr and natsURL as defaults.
@@ -75,4 +83,8 @@ func (c *Common) AddFlags(fs *flag.FlagSet, httpAddr, natsURL string) {
 	fs.StringVar(&c.NATSURL, "nats-url", natsURL, "NATS server URL, comma-separated for a cluster")
 	fs.TextVar(&c.LogLevel, "log-level", slog.LevelInfo, "minimum log level: debug, info, warn or error")
 	fs.IntVar(&c.Replicas, "replicas", 1, "copies the NATS cluster keeps of every stream and bucket (1 to the number of servers); fewer found are raised, more kept")
+	fs.StringVar(&c.TLS.Cert, "tls-cert", "", "PEM certificate (chain) of HTTPS and MQTTS, reloaded when the file changes; with -tls-key, -http-addr serves HTTPS")
+	fs.StringVar(&c.TLS.Key, "tls-key", "", "PEM private key of -tls-cert")
+	fs.StringVar(&c.TLS.ClientCA, "tls-client-ca", "", "PEM CA of the things' client certificates (Subject CN = thing id); empty: no client certificates")
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", "", "listen address of /metrics (Prometheus); empty: /metrics on the HTTP listener")
 }

@@ -2,10 +2,14 @@ package service
 
 import (
 	"context"
+	"fmt"
+	"net"
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
+	"github.com/cairn-iot/cairn/platform/metrics"
 	"github.com/cairn-iot/cairn/platform/version"
 )
 
@@ -51,7 +55,7 @@ func (p Process) healthRoutes(mux *http.ServeMux, ready *readiness) {
 // the health checks until the process is ready; then it is h.
 func gate(h http.Handler, ready *readiness) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if why := ready.reason(); why != "" && !strings.HasPrefix(r.URL.Path, "/health") {
+		if why := ready.reason(); why != "" && !strings.HasPrefix(r.URL.Path, "/health") && r.URL.Path != "/metrics" {
 			w.Header().Set("Retry-After", "1")
 			Error(w, http.StatusServiceUnavailable, "not ready, "+why+"; retry later")
 			return
@@ -77,4 +81,23 @@ func (p *Process) setup(ctx context.Context, mux *http.ServeMux, ready *readines
 	}
 	ready.set("")
 	return nil
+}
+
+// serveMetrics adds GET /metrics to mux, or, with p.MetricsAddr, serves it on a listener
+// of its own (plain HTTP: keep it on a private address) and returns that server.
+func (p Process) serveMetrics(mux *http.ServeMux) (*http.Server, error) {
+	if p.MetricsAddr == "" {
+		mux.Handle("GET /metrics", metrics.Handler())
+		return nil, nil
+	}
+	ln, err := net.Listen("tcp", p.MetricsAddr)
+	if err != nil {
+		return nil, fmt.Errorf("listening for metrics on %s: %w", p.MetricsAddr, err)
+	}
+	m := http.NewServeMux()
+	m.Handle("GET /metrics", metrics.Handler())
+	srv := &http.Server{Handler: m, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	p.Log.Info("listening", "metrics", ln.Addr().String())
+	return srv, nil
 }

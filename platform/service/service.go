@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -12,12 +13,15 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/cairn-iot/cairn/platform/bus"
+	"github.com/cairn-iot/cairn/platform/metrics"
+	"github.com/cairn-iot/cairn/platform/tlsfiles"
 	"github.com/cairn-iot/cairn/platform/version"
 )
 
@@ -30,6 +34,9 @@ type Deps struct {
 	Log *slog.Logger
 	// Bus is the process's NATS connection and JetStream.
 	Bus *bus.Bus
+	// TLS is the process's certificate and client CA, nil without TLS: HTTP is HTTPS then,
+	// and the MQTT adapter listens with TLS too.
+	TLS *tlsfiles.Reloader
 }
 
 // Component is one part of a process.
@@ -64,6 +71,10 @@ type Process struct {
 	// process is live but not ready (GET /health/ready answers 503 with the reason Setup
 	// last passed to waiting, other paths 503 too). An error stops the process.
 	Setup func(ctx context.Context, waiting func(reason string)) ([]Component, error)
+	// TLS, if set, makes the HTTP listener HTTPS.
+	TLS *tlsfiles.Reloader
+	// MetricsAddr, if set, serves /metrics there instead of on the HTTP listener.
+	MetricsAddr string
 }
 
 // Run serves HTTP (the components' routes and GET /health) and runs the components until
@@ -76,6 +87,14 @@ func (p Process) Run(ctx context.Context) error {
 	ln, err := net.Listen("tcp", p.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("listening for HTTP on %s: %w", p.HTTPAddr, err)
+	}
+	if p.TLS != nil {
+		ln = tls.NewListener(ln, p.TLS.Config())
+	}
+	metricsSrv, err := p.serveMetrics(mux)
+	if err != nil {
+		ln.Close()
+		return err
 	}
 	srv := &http.Server{
 		Handler:           logRequests(p.Log, gate(mux, ready)),
@@ -93,7 +112,7 @@ func (p Process) Run(ctx context.Context) error {
 			cancel(fmt.Errorf("serving HTTP on %s: %w", p.HTTPAddr, err))
 		}
 	})
-	p.Log.Info("listening", "http", ln.Addr().String(), "version", version.Version)
+	p.Log.Info("listening", "http", ln.Addr().String(), "tls", p.TLS != nil, "version", version.Version)
 	if err := p.setup(ctx, mux, ready); err != nil {
 		cancel(err)
 	} else if p.Listening != nil {
@@ -116,6 +135,9 @@ func (p Process) Run(ctx context.Context) error {
 	sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), ShutdownTimeout)
 	defer scancel()
 	shutdownErr := srv.Shutdown(sctx)
+	if metricsSrv != nil {
+		metricsSrv.Close()
+	}
 	wg.Wait()
 	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		return err
@@ -183,14 +205,28 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the underlying writer (flush, deadlines).
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
+// logRequests logs and counts every request. Requests that succeed are logged at debug
+// level only (one line per message published would cost the HTTP adapter a fifth of its
+// throughput); refusals (4xx) at info, failures (5xx) at warn.
 func logRequests(log *slog.Logger, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
 		h.ServeHTTP(sw, r)
-		level := slog.LevelInfo
-		if strings.HasPrefix(r.URL.Path, "/health") {
-			level = slog.LevelDebug
+		if sw.status == 0 {
+			sw.status = http.StatusOK
+		}
+		route := r.Pattern
+		if route == "" {
+			route = "none"
+		}
+		metrics.HTTPRequests.WithLabelValues(route, strconv.Itoa(sw.status)).Inc()
+		level := slog.LevelDebug
+		switch {
+		case sw.status >= 500:
+			level = slog.LevelWarn
+		case sw.status >= 400 && !strings.HasPrefix(r.URL.Path, "/health"):
+			level = slog.LevelInfo
 		}
 		if !log.Enabled(r.Context(), level) {
 			return // not even the attributes: this runs for every message published over HTTP
@@ -212,6 +248,10 @@ type Config struct {
 	Log *slog.Logger
 	// Listening, if set, is called with the HTTP address once it accepts.
 	Listening func(addr net.Addr)
+	// TLS names the PEM files; none, plain HTTP. Files that cannot be loaded stop Run.
+	TLS tlsfiles.Files
+	// MetricsAddr, if set, is where /metrics is served instead of the HTTP listener.
+	MetricsAddr string
 }
 
 // Run connects to the bus, serves HTTP at once (live, not ready), waits for JetStream to
@@ -225,6 +265,12 @@ func Run(ctx context.Context, cfg Config, news ...New) (err error) {
 	if cfg.Bus.Log == nil {
 		cfg.Bus.Log = cfg.Log
 	}
+	var reloader *tlsfiles.Reloader
+	if cfg.TLS.Enabled() || cfg.TLS.ClientCA != "" {
+		if reloader, err = tlsfiles.Load(cfg.TLS, cfg.Log); err != nil {
+			return fmt.Errorf("TLS was asked for and cannot be served: %w", err)
+		}
+	}
 	b, err := bus.Dial(cfg.Bus)
 	if err != nil {
 		return err
@@ -237,14 +283,14 @@ func Run(ctx context.Context, cfg Config, news ...New) (err error) {
 	if u := b.ClientURL(); u != "" {
 		cfg.Log.Info("embedded NATS accepts clients", "url", u)
 	}
-	p := Process{Name: cfg.Name, HTTPAddr: cfg.HTTPAddr, Log: cfg.Log, Listening: cfg.Listening}
+	p := Process{Name: cfg.Name, HTTPAddr: cfg.HTTPAddr, Log: cfg.Log, Listening: cfg.Listening, TLS: reloader, MetricsAddr: cfg.MetricsAddr}
 	p.Setup = func(ctx context.Context, waiting func(string)) ([]Component, error) {
 		waiting("waiting for JetStream: connecting")
 		if err := b.WaitReady(ctx, waiting); err != nil {
 			return nil, err
 		}
 		waiting("starting the components")
-		d := Deps{Log: cfg.Log, Bus: b}
+		d := Deps{Log: cfg.Log, Bus: b, TLS: reloader}
 		var cs []Component
 		for _, n := range news {
 			c, err := n(ctx, d)

@@ -42,9 +42,11 @@ func RunStandalone(ctx context.Context, s Standalone, args []string, getenv func
 		return errors.New("-nats-url is empty: " + s.What + " runs against an external NATS; give its URL, or run the all-in-one cairn")
 	}
 	return Run(ctx, Config{
-		Name:     s.Name,
-		HTTPAddr: c.HTTPAddr,
-		Bus:      bus.Options{URL: c.NATSURL, Replicas: c.Replicas},
-		Log:      NewLogger(stderr, c.LogLevel, s.Name),
+		Name:        s.Name,
+		HTTPAddr:    c.HTTPAddr,
+		Bus:         bus.Options{URL: c.NATSURL, Replicas: c.Replicas},
+		Log:         NewLogger(stderr, c.LogLevel, s.Name),
+		TLS:         c.TLS,
+		MetricsAddr: c.MetricsAddr,
 	}, component())
 }

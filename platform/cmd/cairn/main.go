@@ -106,9 +106,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		opts.Server = s // the bus shuts it down
 	}
 	return service.Run(ctx, service.Config{
-		Name:     "cairn",
-		HTTPAddr: cfg.HTTPAddr,
-		Bus:      opts,
-		Log:      log,
+		Name:        "cairn",
+		HTTPAddr:    cfg.HTTPAddr,
+		Bus:         opts,
+		Log:         log,
+		TLS:         cfg.TLS,
+		MetricsAddr: cfg.MetricsAddr,
 	}, components(cfg)...)
 }
