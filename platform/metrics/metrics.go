@@ -58,16 +58,6 @@ var (
 		Name: "cairn_jetstream_publish_errors_total",
 		Help: "Publishes to the JetStream store that failed or were not acknowledged in time, by adapter.",
 	}, []string{"adapter"})
-	// MQTTConnections is the number of MQTT clients connected, by listener.
-	MQTTConnections = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "cairn_mqtt_connections",
-		Help: "MQTT clients connected now, by listener (mqtt, mqtts, ws, wss).",
-	}, []string{"listener"})
-	// MQTTSubscriptions is the number of MQTT subscriptions held by sessions.
-	MQTTSubscriptions = prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "cairn_mqtt_subscriptions",
-		Help: "MQTT subscriptions held by sessions now.",
-	})
 	// AccessCache counts the access cache's answers: hit (from the cache) or miss (asked).
 	AccessCache = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "cairn_access_cache_lookups_total",
@@ -81,8 +71,8 @@ var (
 )
 
 func init() {
-	Registry.MustRegister(Accepted, Refused, Stored, StoreSeconds, PublishErrors, MQTTConnections,
-		MQTTSubscriptions, AccessCache, HTTPRequests,
+	Registry.MustRegister(Accepted, Refused, Stored, StoreSeconds, PublishErrors, mqttCollector{},
+		AccessCache, HTTPRequests,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 }
 

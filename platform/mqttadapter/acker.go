@@ -165,7 +165,10 @@ func (k *acker) resolve(token uint64, err error, flush bool) {
 // sent after the PUBACKs before it.
 func (k *acker) answer(p pending) {
 	if p.err != nil {
+		notStored()
 		k.a.log.Error("storing an MQTT publish", "client", k.cl.ID, "channel", p.channel, "error", p.err)
+	} else {
+		stored(p.sent)
 	}
 	if p.qos == 0 {
 		return

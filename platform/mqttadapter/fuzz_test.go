@@ -49,7 +49,7 @@ func FuzzPublishTopic(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	if err := a.Start(context.Background(), ln); err != nil {
+	if err := a.Start(context.Background(), mqttadapter.Listener{Name: mqttadapter.ListenerMQTT, Listener: ln}); err != nil {
 		f.Fatal(err)
 	}
 	f.Cleanup(func() { a.Close() })

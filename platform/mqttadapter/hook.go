@@ -8,6 +8,7 @@ import (
 	"github.com/mochi-mqtt/server/v2/packets"
 
 	"github.com/cairn-iot/cairn/platform/messages"
+	"github.com/cairn-iot/cairn/platform/metrics"
 	messagingv1 "github.com/cairn-iot/cairn/proto/cairn/messaging/v1"
 	thingsv1 "github.com/cairn-iot/cairn/proto/cairn/things/v1"
 )
@@ -36,19 +37,18 @@ const probeChannel = "-"
 
 func (h *hook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
 	a := h.a
-	id, key := string(pk.Connect.Username), string(pk.Connect.Password)
-	if id == "" || key == "" {
+	t, ok := claimed(cl, pk)
+	if !ok {
 		return false
 	}
+	id := t.id
 	if old, ok := a.server.Clients.Get(cl.ID); ok && old.Properties.Username != nil && string(old.Properties.Username) != id {
 		a.log.Info("refusing a client id used by another thing", "client", cl.ID, "thing", id)
 		return false
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), a.timeout)
 	defer cancel()
-	resp, err := a.auth.Authorize(ctx, &thingsv1.AccessRequest{
-		Key: key, ThingId: id, Channel: probeChannel, Action: thingsv1.Action_ACTION_PUBLISH,
-	})
+	resp, err := a.auth.Authorize(ctx, t.request(probeChannel, thingsv1.Action_ACTION_PUBLISH))
 	if err != nil {
 		a.log.Error("authenticating", "thing", id, "error", err)
 		return false
@@ -59,9 +59,12 @@ func (h *hook) OnConnectAuthenticate(cl *mqtt.Client, pk packets.Packet) bool {
 	if resp.GetStatus() == thingsv1.AccessResponse_STATUS_UNAUTHENTICATED || resp.GetThingId() != id {
 		return false
 	}
+	if len(cl.Properties.Username) == 0 {
+		cl.Properties.Username = []byte(id) // identified by its certificate: the session's thing
+	}
 	a.mu.Lock()
-	a.things[cl] = thing{id: id, key: key, will: a.takeWill(cl)}
-	a.sessions[cl.ID] = thing{id: id, key: key}
+	a.things[cl] = thing{id: id, key: t.key, will: a.takeWill(cl)}
+	a.sessions[cl.ID] = thing{id: id, key: t.key}
 	a.mu.Unlock()
 	return true
 }
@@ -72,13 +75,20 @@ func (h *hook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 	}
 	channel, _, err := messages.ParseTopic(topic, !write)
 	if err != nil {
+		if write {
+			refused(metrics.ReasonInvalid)
+		}
 		return false
 	}
 	action := thingsv1.Action_ACTION_SUBSCRIBE
 	if write {
 		action = thingsv1.Action_ACTION_PUBLISH
 	}
-	ok, _ := h.a.ask(cl, channel, action)
+	st := h.a.ask(cl, channel, action)
+	ok := st == thingsv1.AccessResponse_STATUS_ALLOWED
+	if !ok && write {
+		refused(messages.RefusalReason(&thingsv1.AccessResponse{Status: st}))
+	}
 	if ok && !write {
 		if err := h.a.startDelivery(); err != nil {
 			h.a.log.Error("refusing a subscription: cannot deliver to it", "client", cl.ID, "filter", topic, "error", err)
@@ -122,26 +132,31 @@ func (h *hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, er
 		}
 		return pk, nil
 	}
+	received := a.now()
 	channel, subtopic, err := messages.ParseTopic(pk.TopicName, false)
 	if err != nil {
+		refused(metrics.ReasonInvalid)
 		return pk, h.refuse(cl, pk, packets.ErrTopicNameInvalid)
 	}
 	if len(pk.Payload) > a.maxPayload {
+		refused(metrics.ReasonTooLarge)
 		return pk, h.refuse(cl, pk, packets.ErrPacketTooLarge)
 	}
 	a.mu.Lock()
 	t, ok := a.things[cl]
 	a.mu.Unlock()
 	if !ok {
+		refused(metrics.ReasonUnauthenticated)
 		return pk, h.refuse(cl, pk, packets.ErrNotAuthorized)
 	}
+	accepted(cl.Net.Listener)
 	m := &messagingv1.Message{
 		Channel:   channel,
 		Subtopic:  subtopic,
 		Publisher: t.id,
 		Protocol:  "mqtt",
 		Payload:   pk.Payload,
-		Created:   a.now().UnixNano(),
+		Created:   received.UnixNano(),
 		Qos:       uint32(pk.FixedHeader.Qos),
 	}
 	setProperties(m, pk.Properties)
@@ -152,6 +167,7 @@ func (h *hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, er
 		err := a.retain(ctx, m)
 		cancel()
 		if err != nil {
+			notStored()
 			a.log.Error("storing an MQTT retained message", "thing", t.id, "channel", channel, "error", err)
 			return pk, h.refuse(cl, pk, packets.ErrServerUnavailable)
 		}
@@ -161,9 +177,11 @@ func (h *hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, er
 		ctx, cancel := context.WithTimeout(context.Background(), a.timeout)
 		defer cancel()
 		if _, err := a.pub.Publish(ctx, m, ""); err != nil {
+			notStored()
 			a.log.Error("storing an MQTT publish", "thing", t.id, "channel", channel, "error", err)
 			return pk, h.refuse(cl, pk, packets.ErrServerUnavailable)
 		}
+		stored(received)
 		return pk, packets.CodeSuccessIgnore
 	}
 	// QoS 0 and 1: sent to the stream without waiting, so that many publishes of one
@@ -171,6 +189,7 @@ func (h *hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, er
 	// acknowledgements in order and only then sends each PUBACK.
 	k, err := a.ackerOf(cl)
 	if err != nil {
+		notStored()
 		a.log.Error("storing an MQTT publish", "thing", t.id, "channel", channel, "error", err)
 		return pk, h.refuse(cl, pk, packets.ErrServerUnavailable)
 	}

@@ -64,7 +64,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -73,7 +72,6 @@ import (
 	"time"
 
 	mqtt "github.com/mochi-mqtt/server/v2"
-	"github.com/mochi-mqtt/server/v2/listeners"
 	"github.com/mochi-mqtt/server/v2/packets"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
@@ -83,6 +81,7 @@ import (
 	"github.com/cairn-iot/cairn/platform/bus"
 	"github.com/cairn-iot/cairn/platform/events"
 	"github.com/cairn-iot/cairn/platform/messages"
+	"github.com/cairn-iot/cairn/platform/metrics"
 	messagingv1 "github.com/cairn-iot/cairn/proto/cairn/messaging/v1"
 	thingsv1 "github.com/cairn-iot/cairn/proto/cairn/things/v1"
 )
@@ -128,14 +127,12 @@ type Adapter struct {
 	retained     jetstream.KeyValue // the retained messages (retained.go)
 	stopRetained context.CancelFunc // ends their watch
 
+	listen       listenConfig // where the component listens (component.go)
+	serving      atomic.Bool  // from Start to Close: the WebSocket handler takes clients
+	removeGauges func()       // ends the metrics' reading of the adapter
+
 	closeOnce sync.Once
 	closeErr  error
-}
-
-// thing is the identity of an authenticated connection, and its will.
-type thing struct {
-	id, key string
-	will    *mqtt.Will
 }
 
 // Option configures an Adapter.
@@ -227,9 +224,10 @@ func New(auth messages.Authorizer, js jetstream.JetStream, opts ...Option) (*Ada
 	return a, nil
 }
 
-// Start follows the things events and serves MQTT on ln until Close. It returns once both
-// are running. Deliveries from the bus start with the first subscription (startDelivery).
-func (a *Adapter) Start(ctx context.Context, ln net.Listener) error {
+// Start follows the things events and serves MQTT on lns (and on the WebSocket handler)
+// until Close. It returns once both are running. Deliveries from the bus start with the
+// first subscription (startDelivery).
+func (a *Adapter) Start(ctx context.Context, lns ...Listener) error {
 	evs, err := a.js.OrderedConsumer(ctx, bus.EventsStream, jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{events.ThingsSubject},
 		DeliverPolicy:  jetstream.DeliverNewPolicy,
@@ -246,14 +244,16 @@ func (a *Adapter) Start(ctx context.Context, ln net.Listener) error {
 		a.follow.Stop()
 		return err
 	}
-	if err := a.server.AddListener(listeners.NewNet("mqtt", v3Listener{ln})); err != nil {
+	if err := a.addListeners(lns); err != nil {
 		a.follow.Stop()
-		return fmt.Errorf("adding the MQTT listener: %w", err)
+		return fmt.Errorf("adding the MQTT listeners: %w", err)
 	}
 	if err := a.server.Serve(); err != nil {
 		a.follow.Stop()
 		return fmt.Errorf("serving MQTT: %w", err)
 	}
+	a.serving.Store(true)
+	a.removeGauges = metrics.AddMQTTSource(a.gauges)
 	a.reaper = make(chan struct{})
 	go func() {
 		t := time.NewTicker(a.idle)
@@ -403,8 +403,12 @@ func (a *Adapter) Close() error {
 }
 
 func (a *Adapter) close() error {
+	a.serving.Store(false)
 	if a.reaper != nil {
 		close(a.reaper)
+	}
+	if a.removeGauges != nil {
+		a.removeGauges()
 	}
 	a.dmu.Lock()
 	if a.consume != nil {
@@ -455,8 +459,9 @@ func (a *Adapter) deliver(msg jetstream.Msg) {
 	}
 }
 
-// ask asks for access on behalf of the connection cl.
-func (a *Adapter) ask(cl *mqtt.Client, channel string, action thingsv1.Action) (bool, thing) {
+// ask asks for access on behalf of the connection cl; the answer's status, or
+// STATUS_UNSPECIFIED when the question could not be answered.
+func (a *Adapter) ask(cl *mqtt.Client, channel string, action thingsv1.Action) thingsv1.AccessResponse_Status {
 	a.mu.Lock()
 	t, ok := a.things[cl]
 	if !ok && cl.Closed() {
@@ -464,16 +469,16 @@ func (a *Adapter) ask(cl *mqtt.Client, channel string, action thingsv1.Action) (
 	}
 	a.mu.Unlock()
 	if !ok {
-		return false, thing{}
+		return thingsv1.AccessResponse_STATUS_UNAUTHENTICATED
 	}
 	// No deadline of its own (a timer per question, even one the cache answers): a
 	// question that reaches the things service waits at most access.Timeout.
-	resp, err := a.auth.Authorize(context.Background(), &thingsv1.AccessRequest{Key: t.key, ThingId: t.id, Channel: channel, Action: action})
+	resp, err := a.auth.Authorize(context.Background(), t.request(channel, action))
 	if err != nil {
 		a.log.Error("asking access", "thing", t.id, "channel", channel, "error", err)
-		return false, t
+		return thingsv1.AccessResponse_STATUS_UNSPECIFIED
 	}
-	return resp.GetStatus() == thingsv1.AccessResponse_STATUS_ALLOWED, t
+	return resp.GetStatus()
 }
 
 func (a *Adapter) event(t thing, eventType string) {

@@ -88,7 +88,7 @@ func serve(t testing.TB, a *mqttadapter.Adapter) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := a.Start(context.Background(), ln); err != nil {
+	if err := a.Start(context.Background(), mqttadapter.Listener{Name: mqttadapter.ListenerMQTT, Listener: ln}); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { a.Close() })

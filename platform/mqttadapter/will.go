@@ -31,15 +31,16 @@ func (h *hook) OnConnect(cl *mqtt.Client, pk packets.Packet) error {
 		return nil
 	}
 	a := h.a
-	id, key := string(pk.Connect.Username), string(pk.Connect.Password)
-	if id == "" || key == "" {
+	t, ok := claimed(cl, pk)
+	if !ok {
 		return nil
 	}
+	id := t.id
 	allowed := false
 	if channel, _, err := messages.ParseTopic(pk.Connect.WillTopic, false); err == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), a.timeout)
 		defer cancel()
-		resp, err := a.auth.Authorize(ctx, &thingsv1.AccessRequest{Key: key, ThingId: id, Channel: channel, Action: thingsv1.Action_ACTION_PUBLISH})
+		resp, err := a.auth.Authorize(ctx, t.request(channel, thingsv1.Action_ACTION_PUBLISH))
 		if err != nil {
 			a.log.Error("checking a will", "thing", id, "topic", pk.Connect.WillTopic, "error", err)
 			return a.refuseConnect(cl, packets.ErrServerUnavailable)
@@ -126,7 +127,7 @@ func (a *Adapter) sendWill(t thing) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), a.timeout)
 	defer cancel()
-	resp, err := a.auth.Authorize(ctx, &thingsv1.AccessRequest{Key: t.key, ThingId: t.id, Channel: channel, Action: thingsv1.Action_ACTION_PUBLISH})
+	resp, err := a.auth.Authorize(ctx, t.request(channel, thingsv1.Action_ACTION_PUBLISH))
 	if err != nil {
 		a.log.Error("checking a will before sending it; not sent", "thing", t.id, "topic", w.TopicName, "error", err)
 		return

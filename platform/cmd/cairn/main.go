@@ -62,6 +62,8 @@ type config struct {
 	BootstrapKey bootstrap.KeyFlag
 	// NATSOnly runs the embedded NATS alone, for backups and restores.
 	NATSOnly bool
+	// MQTT are the MQTT listeners' options (-mqtts-addr, -plaintext, -ws-path).
+	MQTT []mqttadapter.Option
 }
 
 // components are the services the all-in-one runs, in start order, one line each.
@@ -71,7 +73,7 @@ func components(cfg config) []service.New {
 		things.Component(),
 		httpadapter.Component(),
 		messages.Component(),
-		mqttadapter.Component(cfg.MQTTAddr, nil),
+		mqttadapter.Component(cfg.MQTTAddr, nil, cfg.MQTT...),
 		bootstrap.Component(bootstrap.WithEncryptionKey(cfg.BootstrapKey), bootstrap.WithCost(cfg.BcryptCost)),
 	}
 }
@@ -85,12 +87,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	fs.StringVar(&cfg.NATSListen, "nats-listen", "", "host:port where the embedded NATS also accepts clients; empty: in-process only")
 	addNATSFlags(fs, &cfg.NATS)
 	fs.StringVar(&cfg.MQTTAddr, "mqtt-addr", ":1883", "MQTT listen address")
+	mqttOpts := mqttadapter.AddListenFlags(fs)
 	fs.IntVar(&cfg.BcryptCost, "bcrypt-cost", users.DefaultCost, "bcrypt cost of new password hashes (4 to 31)")
 	fs.Var(&cfg.BootstrapKey, "bootstrap-key", "hex AES-256 key of the secure bootstrap (64 hex digits); empty: secure bootstrap off")
 	fs.BoolVar(&cfg.NATSOnly, "nats-only", false, "run the embedded NATS alone, no service, for a backup or restore with the NATS CLI (needs -nats-listen)")
 	if err := service.Parse(fs, args, getenv); err != nil {
 		return err
 	}
+	cfg.MQTT = mqttOpts()
 	log := service.NewLogger(stderr, cfg.LogLevel, "cairn")
 	if cfg.NATSOnly {
 		return runNATSOnly(ctx, cfg, log)

@@ -27,8 +27,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 			mqttAddr := fs.String("mqtt-addr", mqttadapter.DefaultAddr, "MQTT listen address")
 			instance := fs.String("instance", "", "name of this instance in connect/disconnect events (default: the host name)")
 			maxPayload := fs.Int("max-payload", messages.DefaultMaxPayload, "largest accepted message payload in bytes; bigger publishes are refused")
+			listen := mqttadapter.AddListenFlags(fs)
 			return func() service.New {
-				opts := []mqttadapter.Option{mqttadapter.WithMaxPayload(*maxPayload)}
+				opts := append(listen(), mqttadapter.WithMaxPayload(*maxPayload))
 				if *instance != "" {
 					opts = append(opts, mqttadapter.WithInstance(*instance))
 				}
