@@ -4,8 +4,10 @@ import (
 	"crypto/tls"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -46,7 +48,31 @@ func (a *Adapter) addListeners(lns []Listener) error {
 			return err
 		}
 	}
+	for _, name := range []string{ListenerWS, ListenerWSS} {
+		if err := a.server.AddListener(&hubListener{id: name, done: make(chan struct{})}); err != nil {
+			return err
+		}
+	}
 	return nil
+}
+
+// hubListener stands for the WebSocket connections in the broker's listeners: the HTTP
+// listener accepts them (WebSocket), and the broker closes their clients through it when
+// it stops, as it does for its own listeners'.
+type hubListener struct {
+	id   string
+	done chan struct{}
+	once sync.Once
+}
+
+func (l *hubListener) Init(*slog.Logger) error     { return nil }
+func (l *hubListener) Serve(listeners.EstablishFn) { <-l.done }
+func (l *hubListener) ID() string                  { return l.id }
+func (l *hubListener) Address() string             { return "" }
+func (l *hubListener) Protocol() string            { return "ws" }
+func (l *hubListener) Close(closeClients listeners.CloseFn) {
+	l.once.Do(func() { close(l.done) })
+	closeClients(l.id)
 }
 
 // upgrader accepts WebSocket connections offering the "mqtt" subprotocol (MQTT 3.1.1 and 5

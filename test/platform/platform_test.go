@@ -16,6 +16,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -121,6 +122,12 @@ func start(t *testing.T, name string, env map[string]string, healthAddr string) 
 	}
 	t.Cleanup(stop)
 	deadline := time.Now().Add(60 * time.Second)
+	// The probe only asks whether it serves; the TLS tests check the certificate themselves.
+	probe, scheme := http.DefaultClient, "http://"
+	if env["CAIRN_TLS_CERT"] != "" {
+		probe = &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+		scheme = "https://"
+	}
 	for {
 		select {
 		case err := <-done:
@@ -128,7 +135,7 @@ func start(t *testing.T, name string, env map[string]string, healthAddr string) 
 			t.Fatalf("%s exited before it was healthy: %v\n%s", name, err, logs.String())
 		default:
 		}
-		resp, err := http.Get("http://" + healthAddr + "/health/ready")
+		resp, err := probe.Get(scheme + healthAddr + "/health/ready")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -165,6 +172,7 @@ func TestAllInOne(t *testing.T) {
 	e := endpoints{users: base, things: base, http: base, messages: base, bootstrap: base, mqtt: mqttAddr, nats: "nats://" + natsAddr}
 	r := scenario(t, e)
 	gateway(t, e, r)
+	checkWebSocket(t, httpAddr, mqttAddr, r)
 
 	// The stored messages survive a restart on the same data directory.
 	stop()
@@ -224,7 +232,7 @@ func call(t *testing.T, method, url, auth string, body []byte) (int, []byte, htt
 	if auth != "" {
 		req.Header.Set("Authorization", auth)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := clientFor(req.URL.Host).Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, url, err)
 	}
@@ -265,8 +273,8 @@ func subscribe(t *testing.T, mqttAddr, user, pass, topic string, extra ...string
 	t.Helper()
 	host, port, _ := strings.Cut(mqttAddr, ":")
 	// stdbuf: mosquitto_sub's debug lines (the SUBACK) are not flushed to a pipe otherwise.
-	args := append([]string{"-oL", "mosquitto_sub", "-h", host, "-p", port, "-u", user, "-P", pass, "-t", topic, "-q", "1",
-		"-d", "-F", "MSG %t %p"}, extra...)
+	args := append(append([]string{"-oL", "mosquitto_sub", "-h", host, "-p", port}, credentials(user, pass)...),
+		append([]string{"-t", topic, "-q", "1", "-d", "-F", "MSG %t %p"}, extra...)...)
 	cmd := exec.Command("stdbuf", args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	stdout, err := cmd.StdoutPipe()
@@ -330,9 +338,22 @@ func (s *subscriber) until(t *testing.T, last string) []string {
 // mqttPublish runs mosquitto_pub and returns its exit error and output.
 func mqttPublish(mqttAddr, user, pass, topic, payload string, extra ...string) (string, error) {
 	host, port, _ := strings.Cut(mqttAddr, ":")
-	args := append([]string{"-h", host, "-p", port, "-u", user, "-P", pass, "-t", topic, "-m", payload}, extra...)
+	args := append(append([]string{"-h", host, "-p", port}, credentials(user, pass)...), append([]string{"-t", topic, "-m", payload}, extra...)...)
 	out, err := exec.Command("mosquitto_pub", args...).CombinedOutput()
 	return string(out), err
+}
+
+// credentials are mosquitto's -u and -P for user and pass, each left out when empty (a
+// thing with a client certificate sends neither).
+func credentials(user, pass string) []string {
+	var args []string
+	if user != "" {
+		args = append(args, "-u", user)
+	}
+	if pass != "" {
+		args = append(args, "-P", pass)
+	}
+	return args
 }
 
 type thingView struct {
