@@ -6,6 +6,7 @@ package main
 
 import (
 	"context"
+	"os"
 
 	"github.com/magefile/mage/mg"
 
@@ -67,6 +68,15 @@ func Run(ctx context.Context) error { return targets.Run(ctx) }
 
 // Bench measures the release pipeline and the platform against their targets into dist/bench/report.{md,json}.
 func Bench(ctx context.Context) error { return targets.Bench(ctx) }
+
+// Certs makes development certificates in .cairn/certs.
+type Certs mg.Namespace
+
+// Dev makes a development CA (kept once made) and a server certificate for localhost.
+func (Certs) Dev() error { return targets.CertsDev(targets.CertsDir, os.Stdout) }
+
+// Thing issues the thing <id> a client certificate from the development CA.
+func (Certs) Thing(id string) error { return targets.CertsThing(targets.CertsDir, id, os.Stdout) }
 
 // Test runs the whole test suite, the end-to-end tests included, as CI does.
 func Test(ctx context.Context) error { return targets.Test(ctx) }

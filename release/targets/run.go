@@ -15,7 +15,7 @@ import (
 
 // Run builds the all-in-one cairn (./platform/cmd/cairn, with the go on PATH: this is the
 // development loop, not a release) into .cairn/bin/cairn and runs it bound to loopback:
-// HTTP on 127.0.0.1:8080, MQTT on 127.0.0.1:1883, data in .cairn/data. Ctrl-C (the
+// HTTP on 127.0.0.1:8080, MQTT on 127.0.0.1:1883 (MQTTS on 127.0.0.1:8883 with TLS), data in .cairn/data. Ctrl-C (the
 // cancelled context) stops it cleanly with SIGTERM. CAIRN_HTTP_ADDR, CAIRN_MQTT_ADDR and
 // CAIRN_DATA_DIR, when set, replace those defaults; every other CAIRN_* variable reaches
 // cairn as it is.
@@ -88,6 +88,7 @@ func runEnv(env []string, moduleDir string) []string {
 	for _, kv := range [][2]string{
 		{"CAIRN_HTTP_ADDR", "127.0.0.1:8080"},
 		{"CAIRN_MQTT_ADDR", "127.0.0.1:1883"},
+		{"CAIRN_MQTTS_ADDR", "127.0.0.1:8883"},
 		{"CAIRN_DATA_DIR", filepath.Join(moduleDir, ".cairn", "data")},
 	} {
 		if lookup(env, kv[0]) == "" {

@@ -21,9 +21,9 @@ func TestRunEnv(t *testing.T) {
 		env  []string
 		want []string
 	}{
-		{"defaults", []string{"PATH=/bin"}, []string{"PATH=/bin", "CAIRN_HTTP_ADDR=127.0.0.1:8080", "CAIRN_MQTT_ADDR=127.0.0.1:1883", "CAIRN_DATA_DIR=/m/.cairn/data"}},
-		{"set ones kept", []string{"CAIRN_HTTP_ADDR=127.0.0.1:9", "CAIRN_DATA_DIR=/d"}, []string{"CAIRN_HTTP_ADDR=127.0.0.1:9", "CAIRN_DATA_DIR=/d", "CAIRN_MQTT_ADDR=127.0.0.1:1883"}},
-		{"empty means unset", []string{"CAIRN_MQTT_ADDR="}, []string{"CAIRN_MQTT_ADDR=", "CAIRN_HTTP_ADDR=127.0.0.1:8080", "CAIRN_MQTT_ADDR=127.0.0.1:1883", "CAIRN_DATA_DIR=/m/.cairn/data"}},
+		{"defaults", []string{"PATH=/bin"}, []string{"PATH=/bin", "CAIRN_HTTP_ADDR=127.0.0.1:8080", "CAIRN_MQTT_ADDR=127.0.0.1:1883", "CAIRN_MQTTS_ADDR=127.0.0.1:8883", "CAIRN_DATA_DIR=/m/.cairn/data"}},
+		{"set ones kept", []string{"CAIRN_HTTP_ADDR=127.0.0.1:9", "CAIRN_DATA_DIR=/d"}, []string{"CAIRN_HTTP_ADDR=127.0.0.1:9", "CAIRN_DATA_DIR=/d", "CAIRN_MQTT_ADDR=127.0.0.1:1883", "CAIRN_MQTTS_ADDR=127.0.0.1:8883"}},
+		{"empty means unset", []string{"CAIRN_MQTT_ADDR="}, []string{"CAIRN_MQTT_ADDR=", "CAIRN_HTTP_ADDR=127.0.0.1:8080", "CAIRN_MQTT_ADDR=127.0.0.1:1883", "CAIRN_MQTTS_ADDR=127.0.0.1:8883", "CAIRN_DATA_DIR=/m/.cairn/data"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
