@@ -2,6 +2,8 @@ package service
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"io"
@@ -10,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/cairn-iot/cairn/platform/tlsfiles/devca"
 	"github.com/cairn-iot/cairn/test/testenv"
 )
 
@@ -41,6 +44,9 @@ func TestRunStandaloneRefusesBadConfiguration(t *testing.T) {
 		{name: "arguments", args: []string{"extra"}, want: "unexpected arguments"},
 		{name: "bad NATS URL", args: []string{"-nats-url", "nats://127.0.0.1:port", "-http-addr", "127.0.0.1:0"}, want: "connecting to NATS"},
 		{name: "too many replicas", args: []string{"-replicas", "7"}, want: "-replicas 7 (CAIRN_REPLICAS): want 1 to 5"},
+		{name: "TLS without a key", args: []string{"-tls-cert", "/nonexistent/cert.pem"}, want: "-tls-key is not"},
+		{name: "TLS files missing", args: []string{"-tls-cert", "/nonexistent/cert.pem", "-tls-key", "/nonexistent/key.pem", "-http-addr", "127.0.0.1:0"},
+			want: "TLS was asked for and cannot be served: loading the TLS certificate /nonexistent/cert.pem"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -128,4 +134,52 @@ func get(t *testing.T, url string) (int, string) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
+}
+
+// TestStandaloneServesHTTPS: with -tls-cert and -tls-key, a standalone service's HTTP
+// listener is HTTPS (here while it waits for NATS), with the metrics on -metrics-addr.
+func TestStandaloneServesHTTPS(t *testing.T) {
+	dir := t.TempDir()
+	ca, err := devca.New("test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, key, err := ca.IssueFiles(dir, "server", devca.Request{CommonName: "demo", Hosts: []string{"127.0.0.1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, metrics := testenv.FreeAddr(t), testenv.FreeAddr(t)
+	args := []string{"-nats-url", "nats://127.0.0.1:1", "-http-addr", addr, "-tls-cert", cert, "-tls-key", key, "-metrics-addr", metrics}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	var own string
+	go func() {
+		done <- RunStandalone(ctx, standalone(&own), args, func(string) string { return "" }, io.Discard)
+	}()
+	pool := x509.NewCertPool()
+	pool.AddCert(ca.Cert)
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}, Timeout: 5 * time.Second}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := client.Get("https://" + addr + "/health/live")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK && resp.TLS != nil {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no HTTPS /health/live within 30s: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if status, body := get(t, "http://"+metrics+"/metrics"); status != http.StatusOK || !strings.Contains(body, "go_goroutines") {
+		t.Errorf("GET /metrics on -metrics-addr = %d, want 200 with the Go collector", status)
+	}
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the service did not stop within 30s of its context's end")
+	}
 }

@@ -3,6 +3,8 @@ package bench
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"net"
 	"net/http"
@@ -13,6 +15,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/cairn-iot/cairn/platform/tlsfiles/devca"
 )
 
 // Platform is a running all-in-one cairn on loopback (alone, or one node of a cluster),
@@ -23,6 +27,9 @@ type Platform struct {
 	ThingID, ThingKey  string
 	// Channels are the channel ids to publish into, by protocol ("http", "mqtt").
 	Channels map[string]string
+	// TLS, when set, is the client side of HTTPS and MQTTS: HTTPAddr serves HTTPS and
+	// MQTTAddr is the MQTTS listener.
+	TLS *tls.Config
 
 	cmd  *exec.Cmd
 	done chan struct{}
@@ -160,7 +167,7 @@ func (p *Platform) waitReady(ctx context.Context, wait time.Duration) error {
 			return ctx.Err()
 		default:
 		}
-		resp, err := http.Get("http://" + p.HTTPAddr + "/health/ready")
+		resp, err := p.client().Get(p.url("/health/ready"))
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -191,4 +198,72 @@ func (p *Platform) Stop() {
 		p.cmd.Process.Kill()
 		<-p.done
 	}
+}
+
+// StartTLSPlatform is StartPlatform serving HTTPS and MQTTS only (plaintext MQTT off), with
+// a server certificate for 127.0.0.1 from a development CA written in certDir.
+func StartTLSPlatform(ctx context.Context, bin, dataDir, certDir string, env []string) (*Platform, error) {
+	ca, err := devca.New("Cairn bench CA")
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(certDir, 0o700); err != nil {
+		return nil, err
+	}
+	cert, key, err := ca.IssueFiles(certDir, "server", devca.Request{CommonName: "cairn", Hosts: []string{"127.0.0.1"}})
+	if err != nil {
+		return nil, err
+	}
+	mqtts, err := FreeAddr()
+	if err != nil {
+		return nil, err
+	}
+	p, err := launch(bin, dataDir, append([]string{"CAIRN_TLS_CERT=" + cert, "CAIRN_TLS_KEY=" + key,
+		"CAIRN_MQTTS_ADDR=" + mqtts, "CAIRN_PLAINTEXT=false"}, env...))
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(ca.Cert)
+	p.TLS, p.MQTTAddr = &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}, mqtts
+	if err := p.waitReady(ctx, 60*time.Second); err != nil {
+		return nil, err
+	}
+	if err := p.setup(); err != nil {
+		p.Stop()
+		return nil, fmt.Errorf("setting up the platform: %w\n%s", err, p.Logs())
+	}
+	return p, nil
+}
+
+// client is the HTTP client of the API calls (not of the load, see rawConn).
+func (p *Platform) client() *http.Client {
+	if p.TLS == nil {
+		return http.DefaultClient
+	}
+	return &http.Client{Transport: &http.Transport{TLSClientConfig: p.TLS}}
+}
+
+// url is the URL of path on p's HTTP listener.
+func (p *Platform) url(path string) string {
+	if p.TLS == nil {
+		return "http://" + p.HTTPAddr + path
+	}
+	return "https://" + p.HTTPAddr + path
+}
+
+// dial connects to addr, with TLS when p serves it (the handshake done).
+func (p *Platform) dial(addr string) (net.Conn, error) {
+	c, err := net.DialTimeout("tcp", addr, 10*time.Second)
+	if err != nil || p.TLS == nil {
+		return c, err
+	}
+	tc := tls.Client(c, p.TLS)
+	tc.SetDeadline(time.Now().Add(10 * time.Second))
+	if err := tc.Handshake(); err != nil {
+		c.Close()
+		return nil, err
+	}
+	tc.SetDeadline(time.Time{})
+	return tc, nil
 }

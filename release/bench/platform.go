@@ -20,14 +20,14 @@ import (
 
 // api does one JSON request and decodes a 2xx answer into v.
 func (p *Platform) api(want int, method, path, auth, body string, v any) (http.Header, error) {
-	req, err := http.NewRequest(method, "http://"+p.HTTPAddr+path, strings.NewReader(body))
+	req, err := http.NewRequest(method, p.url(path), strings.NewReader(body))
 	if err != nil {
 		return nil, err
 	}
 	if auth != "" {
 		req.Header.Set("Authorization", auth)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := p.client().Do(req)
 	if err != nil {
 		return nil, err
 	}
@@ -186,7 +186,7 @@ func (p *Platform) HTTP(ctx context.Context, l Load) LoadResult {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			rc := &rawConn{addr: p.HTTPAddr, head: "POST " + path + " HTTP/1.1\r\nHost: " + p.HTTPAddr +
+			rc := &rawConn{addr: p.HTTPAddr, dial: p.dial, head: "POST " + path + " HTTP/1.1\r\nHost: " + p.HTTPAddr +
 				"\r\nAuthorization: Thing " + p.ThingKey + "\r\nContent-Type: application/json\r\nContent-Length: "}
 			defer rc.close()
 			for capped.Err() == nil {
@@ -219,6 +219,7 @@ func (p *Platform) HTTP(ctx context.Context, l Load) LoadResult {
 // to a small POST, and reports anything else as an error.
 type rawConn struct {
 	addr string
+	dial func(addr string) (net.Conn, error)
 	head string // request line and headers up to "Content-Length: "
 	conn net.Conn
 	r    *bufio.Reader
@@ -235,7 +236,7 @@ func (c *rawConn) close() {
 // post sends message n (size bytes, AppendPayload) and returns the response status.
 func (c *rawConn) post(n, size int) (int, error) {
 	if c.conn == nil {
-		conn, err := net.DialTimeout("tcp", c.addr, 10*time.Second)
+		conn, err := c.dial(c.addr)
 		if err != nil {
 			return 0, err
 		}
@@ -320,7 +321,7 @@ func (p *Platform) MQTT(ctx context.Context, l Load) LoadResult {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c, err := dialMQTT(p.MQTTAddr, fmt.Sprintf("bench-%d", w), p.ThingID, p.ThingKey)
+			c, err := dialMQTT(p.dial, p.MQTTAddr, fmt.Sprintf("bench-%d", w), p.ThingID, p.ThingKey)
 			if err != nil {
 				rec.fail(fmt.Errorf("connecting to MQTT: %w", err))
 				return
@@ -401,8 +402,8 @@ func appendRemaining(b []byte, n int) []byte {
 }
 
 // dialMQTT connects with a clean session as user/pass and waits for a successful CONNACK.
-func dialMQTT(addr, clientID, user, pass string) (*mqttConn, error) {
-	conn, err := net.DialTimeout("tcp", addr, 10*time.Second)
+func dialMQTT(dial func(string) (net.Conn, error), addr, clientID, user, pass string) (*mqttConn, error) {
+	conn, err := dial(addr)
 	if err != nil {
 		return nil, err
 	}

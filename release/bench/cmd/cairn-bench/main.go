@@ -137,7 +137,7 @@ func run(ctx context.Context, args []string) error {
 	// The report shows release, assembly, sizes, platform, whatever order they run in.
 	for _, part := range []struct{ name, title string }{
 		{"release", "Release pipeline"}, {"assemble", "Image assembly"}, {"assemble", "Image sizes"},
-		{"platform", "Platform: publish into the store"}, {"platform", clusterTitle},
+		{"platform", "Platform: publish into the store"}, {"platform", tlsTitle}, {"platform", clusterTitle},
 	} {
 		if c.want(part.name) {
 			r.Section(part.title)
@@ -150,6 +150,9 @@ func run(ctx context.Context, args []string) error {
 		logf("flushing the file system's dirty pages before the platform part")
 		syscall.Sync()
 		single := c.platformPart(ctx, r)
+		if ctx.Err() == nil {
+			c.tlsPart(ctx, r, single)
+		}
 		if ctx.Err() == nil {
 			c.clusterPart(ctx, r, single)
 		}
