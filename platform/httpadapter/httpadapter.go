@@ -216,7 +216,7 @@ func (a *Adapter) publish(w http.ResponseWriter, r *http.Request) {
 		service.Error(w, http.StatusServiceUnavailable, "cannot store the message now: the bus did not acknowledge it; retry with the same Idempotency-Key")
 		return
 	}
-	metrics.ObserveStored("http", received)
+	metrics.ObserveStored("http", protocol, received)
 	w.WriteHeader(http.StatusAccepted)
 }
 

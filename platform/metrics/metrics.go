@@ -42,11 +42,11 @@ var (
 		Name: "cairn_messages_refused_total",
 		Help: "Messages refused, by adapter and reason (unauthenticated, forbidden, not_found, invalid, too_large, unavailable).",
 	}, []string{"adapter", "reason"})
-	// Stored counts messages the store acknowledged, by adapter.
+	// Stored counts messages the store acknowledged, by adapter and protocol.
 	Stored = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "cairn_messages_stored_total",
-		Help: "Messages the JetStream store acknowledged, by adapter.",
-	}, []string{"adapter"})
+		Help: "Messages the JetStream store acknowledged, by adapter and protocol.",
+	}, []string{"adapter", "protocol"})
 	// StoreSeconds is the time from a publish's arrival to the store's acknowledgement.
 	StoreSeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name:    "cairn_publish_store_seconds",
@@ -81,8 +81,8 @@ func Handler() http.Handler {
 	return promhttp.HandlerFor(Registry, promhttp.HandlerOpts{Registry: Registry})
 }
 
-// ObserveStored records a message stored by adapter, received at since.
-func ObserveStored(adapter string, since time.Time) {
-	Stored.WithLabelValues(adapter).Inc()
+// ObserveStored records a message stored by adapter, received over protocol at since.
+func ObserveStored(adapter, protocol string, since time.Time) {
+	Stored.WithLabelValues(adapter, protocol).Inc()
 	StoreSeconds.WithLabelValues(adapter).Observe(time.Since(since).Seconds())
 }

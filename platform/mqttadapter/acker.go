@@ -168,7 +168,7 @@ func (k *acker) answer(p pending) {
 		notStored()
 		k.a.log.Error("storing an MQTT publish", "client", k.cl.ID, "channel", p.channel, "error", p.err)
 	} else {
-		stored(p.sent)
+		stored(k.cl.Net.Listener, p.sent)
 	}
 	if p.qos == 0 {
 		return

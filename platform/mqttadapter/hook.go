@@ -86,8 +86,13 @@ func (h *hook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 	}
 	st := h.a.ask(cl, channel, action)
 	ok := st == thingsv1.AccessResponse_STATUS_ALLOWED
-	if !ok && write {
-		refused(messages.RefusalReason(&thingsv1.AccessResponse{Status: st}))
+	if !ok {
+		reason := messages.RefusalReason(&thingsv1.AccessResponse{Status: st})
+		if write {
+			refused(reason)
+		}
+		h.a.log.Info("access refused", "client", cl.ID, "thing", string(cl.Properties.Username), "topic", topic,
+			"action", strings.ToLower(strings.TrimPrefix(action.String(), "ACTION_")), "reason", reason, "listener", cl.Net.Listener)
 	}
 	if ok && !write {
 		if err := h.a.startDelivery(); err != nil {
@@ -181,7 +186,7 @@ func (h *hook) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, er
 			a.log.Error("storing an MQTT publish", "thing", t.id, "channel", channel, "error", err)
 			return pk, h.refuse(cl, pk, packets.ErrServerUnavailable)
 		}
-		stored(received)
+		stored(cl.Net.Listener, received)
 		return pk, packets.CodeSuccessIgnore
 	}
 	// QoS 0 and 1: sent to the stream without waiting, so that many publishes of one

@@ -13,8 +13,6 @@ import (
 	"github.com/gorilla/websocket"
 	mqtt "github.com/mochi-mqtt/server/v2"
 	"github.com/mochi-mqtt/server/v2/listeners"
-
-	"github.com/cairn-iot/cairn/platform/metrics"
 )
 
 // Listener names; each is also the protocol label of the messages it carries in the metrics.
@@ -179,38 +177,4 @@ func (a *Adapter) gauges() (map[string]int, int) {
 		subs += cl.State.Subscriptions.Len()
 	}
 	return conns, subs
-}
-
-// accepted, refused and stored count messages for the metrics, by listener and reason.
-var (
-	acceptedBy    = map[string]interface{ Inc() }{}
-	storedMQTT    = metrics.Stored.WithLabelValues("mqtt")
-	storeSeconds  = metrics.StoreSeconds.WithLabelValues("mqtt")
-	publishErrors = metrics.PublishErrors.WithLabelValues("mqtt")
-)
-
-func init() {
-	for _, l := range metrics.MQTTListeners {
-		acceptedBy[l] = metrics.Accepted.WithLabelValues("mqtt", l)
-	}
-}
-
-func accepted(listener string) {
-	if c, ok := acceptedBy[listener]; ok {
-		c.Inc()
-	}
-}
-
-func refused(reason string) { metrics.Refused.WithLabelValues("mqtt", reason).Inc() }
-
-// stored counts a message the stream acknowledged, received at since.
-func stored(since time.Time) {
-	storedMQTT.Inc()
-	storeSeconds.Observe(time.Since(since).Seconds())
-}
-
-// notStored counts a publish the stream did not store.
-func notStored() {
-	publishErrors.Inc()
-	refused(metrics.ReasonUnavailable)
 }

@@ -219,13 +219,14 @@ func checkMetrics(t *testing.T, p *tlsPlatform) {
 	}
 	want := map[string]float64{
 		`cairn_messages_accepted_total{adapter="http",protocol="https"}`:             3,
-		`cairn_messages_stored_total{adapter="http"}`:                                3,
+		`cairn_messages_stored_total{adapter="http",protocol="https"}`:               3,
 		`cairn_publish_store_seconds_count{adapter="http"}`:                          3,
 		`cairn_messages_refused_total{adapter="http",reason="unauthenticated"}`:      2,
 		`cairn_messages_refused_total{adapter="http",reason="forbidden"}`:            1,
 		`cairn_messages_accepted_total{adapter="mqtt",protocol="mqtts"}`:             5,
 		`cairn_messages_accepted_total{adapter="mqtt",protocol="wss"}`:               1,
-		`cairn_messages_stored_total{adapter="mqtt"}`:                                6,
+		`cairn_messages_stored_total{adapter="mqtt",protocol="mqtts"}`:               5,
+		`cairn_messages_stored_total{adapter="mqtt",protocol="wss"}`:                 1,
 		`cairn_messages_refused_total{adapter="mqtt",reason="forbidden"}`:            1,
 		`cairn_mqtt_connections{listener="mqtts"}`:                                   1,
 		`cairn_mqtt_connections{listener="wss"}`:                                     1,
