@@ -139,10 +139,10 @@ func cacheable(st thingsv1.AccessResponse_Status) bool {
 // Authorize answers req from the cache, or asks next and keeps the answer. Each call returns
 // a response of its own.
 func (c *Cache) Authorize(ctx context.Context, req *thingsv1.AccessRequest) (*thingsv1.AccessResponse, error) {
-	if req.GetToken() != "" || req.GetKey() == "" && req.GetCertThingId() == "" {
+	if req.GetToken() != "" || req.GetKey() == "" && req.GetVouchedThingId() == "" {
 		return c.next.Authorize(ctx, req)
 	}
-	k := cacheKey{key: req.GetKey(), cert: req.GetCertThingId(), thingID: req.GetThingId(), channel: req.GetChannel(), action: req.GetAction()}
+	k := cacheKey{key: req.GetKey(), cert: req.GetVouchedThingId(), thingID: req.GetThingId(), channel: req.GetChannel(), action: req.GetAction()}
 	c.mu.Lock()
 	e, ok := c.entries[k]
 	gen := c.gen

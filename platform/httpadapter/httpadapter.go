@@ -124,7 +124,7 @@ func credential(r *http.Request) (req *thingsv1.AccessRequest, ok bool) {
 	cert := tlsfiles.ThingID(r.TLS)
 	auth := r.Header.Get("Authorization")
 	if auth == "" && cert != "" {
-		req.CertThingId = cert
+		req.VouchedThingId = cert
 		return req, true
 	}
 	scheme, key, _ := strings.Cut(auth, " ")

@@ -29,7 +29,7 @@ func (t thing) request(channel string, action thingsv1.Action) *thingsv1.AccessR
 	if t.key != "" {
 		r.Key = t.key
 	} else {
-		r.CertThingId = t.id
+		r.VouchedThingId = t.id
 	}
 	return r
 }

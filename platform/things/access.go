@@ -84,7 +84,7 @@ func (s *Service) Access(ctx context.Context, req *thingsv1.AccessRequest) (*thi
 	if req.GetChannel() == "" {
 		return status(thingsv1.AccessResponse_STATUS_INVALID), nil
 	}
-	if n := nonEmpty(req.GetKey(), req.GetToken(), req.GetCertThingId()); n != 1 {
+	if n := nonEmpty(req.GetKey(), req.GetToken(), req.GetVouchedThingId()); n != 1 {
 		return status(thingsv1.AccessResponse_STATUS_UNAUTHENTICATED), nil
 	}
 	cid := req.GetChannel()
@@ -153,12 +153,12 @@ func nonEmpty(ss ...string) int {
 	return n
 }
 
-// accessThing returns the thing req authenticates as, by its key or by the certificate its
-// adapter verified; nil if it authenticates none (unknown key or thing, removed thing, a
+// accessThing returns the thing req authenticates as, by its key or as its adapter vouches
+// (VouchedThingId); nil if it authenticates none (unknown key or thing, removed thing, a
 // key of another thing than thing_id).
 func (s *Service) accessThing(ctx context.Context, req *thingsv1.AccessRequest) (*Thing, error) {
 	var ref keyRef
-	if cid := req.GetCertThingId(); cid != "" {
+	if cid := req.GetVouchedThingId(); cid != "" {
 		if !id.Valid(cid) || (req.GetThingId() != "" && req.GetThingId() != cid) {
 			return nil, nil
 		}
@@ -178,7 +178,7 @@ func (s *Service) accessThing(ctx context.Context, req *thingsv1.AccessRequest) 
 	} else if err != nil {
 		return nil, err
 	}
-	if req.GetCertThingId() == "" && (t.Key != req.GetKey() || (req.GetThingId() != "" && req.GetThingId() != t.ID)) {
+	if req.GetVouchedThingId() == "" && (t.Key != req.GetKey() || (req.GetThingId() != "" && req.GetThingId() != t.ID)) {
 		return nil, nil
 	}
 	return &t, nil

@@ -151,7 +151,7 @@ func (AccessResponse_Status) EnumDescriptor() ([]byte, []int) {
 }
 
 // AccessRequest asks whether the holder of a credential may perform action on channel.
-// Exactly one of key, token and cert_thing_id is set.
+// Exactly one of key, token and vouched_thing_id is set.
 type AccessRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// key is the thing's secret key as the adapter received it ("Authorization: Thing <key>",
@@ -166,12 +166,14 @@ type AccessRequest struct {
 	// token is a user's bearer token as the reader received it ("Authorization: Bearer <token>").
 	// Only ACTION_READ accepts a token: the user must own the channel.
 	Token string `protobuf:"bytes,5,opt,name=token,proto3" json:"token,omitempty"`
-	// cert_thing_id is the thing named by a client certificate (its Subject Common Name)
-	// that the adapter verified against its client CA during the TLS handshake (mutual TLS):
-	// the adapter vouches for the thing, no key is needed. Only adapters set it.
-	CertThingId   string `protobuf:"bytes,6,opt,name=cert_thing_id,json=certThingId,proto3" json:"cert_thing_id,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	// vouched_thing_id is a thing the adapter vouches for without its key: the thing named by
+	// a client certificate the adapter verified against its client CA during the TLS
+	// handshake (mutual TLS; its Subject Common Name), or the thing of an MQTT session the
+	// adapter restored after a restart (it authenticated when it made the session). Only
+	// adapters set it.
+	VouchedThingId string `protobuf:"bytes,6,opt,name=vouched_thing_id,json=vouchedThingId,proto3" json:"vouched_thing_id,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *AccessRequest) Reset() {
@@ -239,9 +241,9 @@ func (x *AccessRequest) GetToken() string {
 	return ""
 }
 
-func (x *AccessRequest) GetCertThingId() string {
+func (x *AccessRequest) GetVouchedThingId() string {
 	if x != nil {
-		return x.CertThingId
+		return x.VouchedThingId
 	}
 	return ""
 }
@@ -313,14 +315,14 @@ var File_cairn_things_v1_access_proto protoreflect.FileDescriptor
 
 const file_cairn_things_v1_access_proto_rawDesc = "" +
 	"\n" +
-	"\x1ccairn/things/v1/access.proto\x12\x0fcairn.things.v1\"\xc1\x01\n" +
+	"\x1ccairn/things/v1/access.proto\x12\x0fcairn.things.v1\"\xc7\x01\n" +
 	"\rAccessRequest\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x19\n" +
 	"\bthing_id\x18\x02 \x01(\tR\athingId\x12\x18\n" +
 	"\achannel\x18\x03 \x01(\tR\achannel\x12/\n" +
 	"\x06action\x18\x04 \x01(\x0e2\x17.cairn.things.v1.ActionR\x06action\x12\x14\n" +
-	"\x05token\x18\x05 \x01(\tR\x05token\x12\"\n" +
-	"\rcert_thing_id\x18\x06 \x01(\tR\vcertThingId\"\x97\x02\n" +
+	"\x05token\x18\x05 \x01(\tR\x05token\x12(\n" +
+	"\x10vouched_thing_id\x18\x06 \x01(\tR\x0evouchedThingId\"\x97\x02\n" +
 	"\x0eAccessResponse\x12>\n" +
 	"\x06status\x18\x01 \x01(\x0e2&.cairn.things.v1.AccessResponse.StatusR\x06status\x12\x19\n" +
 	"\bthing_id\x18\x02 \x01(\tR\athingId\x12\x17\n" +
