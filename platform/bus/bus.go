@@ -71,6 +71,7 @@ const (
 	ConnectionsBucket = "cairn_connections"
 	BootstrapBucket   = "cairn_bootstrap"
 	RetainedBucket    = "cairn_retained"
+	SessionsBucket    = "cairn_sessions"
 )
 
 // TokenTTL is how long a bearer token lives; the tokens bucket expires entries after it.

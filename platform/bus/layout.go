@@ -67,6 +67,7 @@ func bucketConfigs() []jetstream.KeyValueConfig {
 		{Bucket: ConnectionsBucket, Description: "Cairn thing-channel connections"},
 		{Bucket: BootstrapBucket, Description: "Cairn bootstrap configs and their external id index"},
 		{Bucket: RetainedBucket, Description: "Cairn MQTT retained messages"},
+		{Bucket: SessionsBucket, Description: "Cairn MQTT persistent sessions, by adapter instance"},
 	}
 }
 

@@ -39,3 +39,9 @@ func Subscribed(a *Adapter, clientID string) bool {
 	cl, ok := a.server.Clients.Get(clientID)
 	return ok && !cl.Closed() && cl.State.Subscriptions.Len() > 0
 }
+
+// Offline reports whether the broker holds client id's session with its connection closed.
+func Offline(a *Adapter, id string) bool {
+	cl, ok := a.server.Clients.Get(id)
+	return ok && cl.Closed()
+}

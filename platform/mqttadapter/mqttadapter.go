@@ -60,6 +60,7 @@
 package mqttadapter
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -126,6 +127,10 @@ type Adapter struct {
 
 	retained     jetstream.KeyValue // the retained messages (retained.go)
 	stopRetained context.CancelFunc // ends their watch
+
+	store    *sessionStore // the persistent sessions (persist.go)
+	restored int           // sessions the store gave back at start
+	lastSeq  atomic.Uint64 // the stream sequence of the last message given to the broker
 
 	listen       listenConfig // where the component listens (component.go)
 	serving      atomic.Bool  // from Start to Close: the WebSocket handler takes clients
@@ -248,9 +253,26 @@ func (a *Adapter) Start(ctx context.Context, lns ...Listener) error {
 		a.follow.Stop()
 		return fmt.Errorf("adding the MQTT listeners: %w", err)
 	}
+	if err := a.openSessionStore(ctx); err != nil {
+		a.follow.Stop()
+		return err
+	}
 	if err := a.server.Serve(); err != nil {
 		a.follow.Stop()
 		return fmt.Errorf("serving MQTT: %w", err)
+	}
+	if a.restored > 0 {
+		// The restored sessions' subscriptions get what was stored since the last
+		// shutdown's deliveries.
+		seq := a.store.resumeSeq()
+		if seq > 0 {
+			seq++
+		}
+		if err := a.startDeliveryAt(seq); err != nil {
+			a.follow.Stop()
+			return err
+		}
+		a.log.Info("restored MQTT sessions", "sessions", a.restored)
 	}
 	a.serving.Store(true)
 	a.removeGauges = metrics.AddMQTTSource(a.gauges)
@@ -292,7 +314,10 @@ func (a *Adapter) Start(ctx context.Context, lns ...Listener) error {
 // subscription and no SUBSCRIBE being handled.
 
 // startDelivery starts the consumer that feeds the broker if it is not running.
-func (a *Adapter) startDelivery() error {
+func (a *Adapter) startDelivery() error { return a.startDeliveryAt(0) }
+
+// startDeliveryAt starts the consumer at stream sequence seq; 0: after the last stored.
+func (a *Adapter) startDeliveryAt(seq uint64) error {
 	a.dmu.Lock()
 	defer a.dmu.Unlock()
 	if a.consume != nil {
@@ -311,11 +336,12 @@ func (a *Adapter) startDelivery() error {
 	cons, err := a.js.OrderedConsumer(ctx, messages.Stream, jetstream.OrderedConsumerConfig{
 		FilterSubjects: messages.Filters,
 		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
-		OptStartSeq:    st.CachedInfo().State.LastSeq + 1,
+		OptStartSeq:    cmp.Or(seq, st.CachedInfo().State.LastSeq+1),
 	})
 	if err != nil {
 		return fmt.Errorf("consuming stream %s: %w", messages.Stream, err)
 	}
+	a.lastSeq.Store(cmp.Or(seq, st.CachedInfo().State.LastSeq+1) - 1)
 	if a.consume, err = cons.Consume(a.deliver); err != nil {
 		return fmt.Errorf("consuming stream %s: %w", messages.Stream, err)
 	}
@@ -416,6 +442,8 @@ func (a *Adapter) close() error {
 		a.consume = nil
 	}
 	a.dmu.Unlock()
+	a.pmu.Lock() // the delivery in progress, if any, is over
+	a.pmu.Unlock()
 	if a.follow != nil {
 		a.follow.Stop()
 	}
@@ -428,11 +456,25 @@ func (a *Adapter) close() error {
 		delete(a.delayed, id)
 	}
 	a.mu.Unlock()
-	return a.server.Close()
+	err := a.server.Close()
+	if a.store != nil {
+		a.store.snapshot(a.lastSeq.Load())
+	}
+	return err
 }
 
 // deliver publishes one stored message to the MQTT subscribers of its topic.
 func (a *Adapter) deliver(msg jetstream.Msg) {
+	// One delivery at a time; Close waits for the one in progress and none follows it (the
+	// next start resumes after the last one, see persist.go).
+	a.pmu.Lock()
+	defer a.pmu.Unlock()
+	if !a.serving.Load() {
+		return
+	}
+	if md, err := msg.Metadata(); err == nil {
+		a.lastSeq.Store(md.Sequence.Stream)
+	}
 	var m messagingv1.Message
 	if err := proto.Unmarshal(msg.Data(), &m); err != nil {
 		a.log.Error("dropping an undecodable message from the bus", "subject", msg.Subject(), "error", err)
@@ -448,8 +490,6 @@ func (a *Adapter) deliver(msg jetstream.Msg) {
 	}
 	// The broker's inline publish cannot carry properties: OnPublish applies a.pending to
 	// it, synchronously, within Publish.
-	a.pmu.Lock()
-	defer a.pmu.Unlock()
 	a.pending = &d
 	// The broker sends each subscriber the lower of this and its subscription's QoS.
 	err := a.server.Publish(topic, m.GetPayload(), m.GetRetain(), byte(min(m.GetQos(), 2)))

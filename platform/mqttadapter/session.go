@@ -1,7 +1,10 @@
 package mqttadapter
 
 import (
+	"time"
+
 	mqtt "github.com/mochi-mqtt/server/v2"
+	"github.com/mochi-mqtt/server/v2/packets"
 )
 
 // Sessions. A client that connects with clean session 0 (MQTT 3.1.1) or a session expiry
@@ -16,10 +19,12 @@ import (
 // The broker library resends a reconnected session's queue sorted by the second each message
 // was queued in, so messages queued within the same second may arrive in another order.
 //
-// What is not guaranteed: sessions live in the memory of the adapter instance that held the
-// connection. A restart of the adapter (or of the all-in-one) ends them, and a client that
-// reconnects to another instance of a cluster starts a new session there; CONNACK's session
-// present flag says which happened.
+// Sessions outlive a restart of their adapter instance (the all-in-one, or the mqtt
+// service with the same -instance name): they are persisted in JetStream (persist.go). They
+// do not move: a client that reconnects to another instance of a cluster starts a new
+// session there; CONNACK's session present flag says which happened. A message queued in
+// the very instant its client reconnects is handed over to the new connection (the broker
+// library would leave it on the old one).
 
 // Session bounds.
 const (
@@ -45,4 +50,37 @@ func (h *hook) OnClientExpired(cl *mqtt.Client) {
 	h.a.mu.Lock()
 	delete(h.a.sessions, cl.ID)
 	h.a.mu.Unlock()
+}
+
+// handOver sends pk, queued on old after a new connection took old's session over, to that
+// connection once the broker registered it (at most a few seconds later): the broker library
+// routes a delivery in that instant to the old connection, where it would be lost.
+func (a *Adapter) handOver(old *mqtt.Client, pk packets.Packet) {
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		cur, ok := a.server.Clients.Get(old.ID)
+		if !ok {
+			return // the session ended
+		}
+		if cur == old {
+			continue
+		}
+		if in, ok := cur.State.Inflight.Get(pk.PacketID); ok && in.Created == pk.Created && in.TopicName == pk.TopicName {
+			return // queued before the broker copied the queue: the new connection has it
+		}
+		id, err := cur.NextPacketID()
+		if err != nil {
+			a.log.Warn("dropping a delivery to a reconnecting session: no packet id free", "client", old.ID)
+			return
+		}
+		pk.PacketID, pk.FixedHeader.Dup = uint16(id), false
+		cur.State.Inflight.Set(pk)
+		if a.store != nil && persistent(cur) && cur.Closed() {
+			a.store.store(cur.ID, pk)
+		}
+		if !cur.Closed() {
+			_ = cur.WritePacket(pk)
+		}
+		return
+	}
+	a.log.Warn("dropping a delivery to a session whose reconnection did not complete", "client", old.ID)
 }

@@ -1,6 +1,7 @@
 package mqttadapter_test
 
 import (
+	"context"
 	"fmt"
 	"os/exec"
 	"slices"
@@ -9,10 +10,14 @@ import (
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/cairn-iot/cairn/platform/bus"
 	"github.com/cairn-iot/cairn/platform/bus/bustest"
+	"github.com/cairn-iot/cairn/platform/messages"
 	mt "github.com/cairn-iot/cairn/platform/messages/messagestest"
 	"github.com/cairn-iot/cairn/platform/mqttadapter"
+	messagingv1 "github.com/cairn-iot/cairn/proto/cairn/messaging/v1"
 	"github.com/cairn-iot/cairn/test/testenv"
 )
 
@@ -96,5 +101,110 @@ func TestOfflineSession5(t *testing.T) {
 	slices.Sort(lines)
 	if got := strings.Join(lines, "\n"); got != "1 one\n2 two" {
 		t.Errorf("after reconnecting: %q, want the queued messages at their QoS: 1 one, 2 two", got)
+	}
+}
+
+// TestSessionAcrossRestart: a persistent session outlives its adapter: a new adapter of the
+// same instance name takes it up with its subscription and its queue, and delivers to it what
+// was stored while no adapter ran (an HTTP publish meanwhile); the restored session's
+// deliveries are asked as its thing. Another instance does not take it.
+func TestSessionAcrossRestart(t *testing.T) {
+	b := bustest.New(t)
+	newAdapter := func(instance string) (*mqttadapter.Adapter, string) {
+		a, err := mqttadapter.New(mt.Authorizer{}, b.JS, mqttadapter.WithInstance(instance))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a, serve(t, a)
+	}
+	first, addr := newAdapter("node-1")
+	topic := "channels/" + mt.Channel1 + "/messages"
+	got := newReceived()
+	opts := func(addr string) *paho.ClientOptions {
+		return paho.NewClientOptions().AddBroker("tcp://" + addr).SetClientID("survivor").SetUsername(mt.Thing1).
+			SetPassword(mt.Key1).SetAutoReconnect(false).SetCleanSession(false).SetDefaultPublishHandler(got.handle)
+	}
+	c := paho.NewClient(opts(addr))
+	if tok := c.Connect(); tok.Wait() && tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	if tok := c.Subscribe(topic+"/#", 1, nil); tok.Wait() && tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	c.Disconnect(100)
+	for deadline := time.Now().Add(20 * time.Second); !mqttadapter.Offline(first, "survivor"); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the session is not offline 20s after its DISCONNECT")
+		}
+	}
+	pub, _ := connectThing1(t, addr, "publisher")
+	if tok := pub.Publish(topic+"/queued", 1, false, "q"); tok.Wait() && tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	pub.Disconnect(100)
+	waitQueued(t, b.JS, 1)
+	first.Close()
+	if _, err := messages.NewPublisher(b.JS).Publish(context.Background(), &messagingv1.Message{
+		Channel: mt.Channel1, Subtopic: "down", Publisher: mt.Thing1, Protocol: "http", Payload: []byte("d"), Qos: 1,
+	}, ""); err != nil {
+		t.Fatal(err)
+	}
+	_, other := newAdapter("node-2")
+	c = paho.NewClient(opts(other))
+	if tok := c.Connect(); tok.Wait() && tok.Error() != nil {
+		t.Fatal(tok.Error())
+	} else if tok.(*paho.ConnectToken).SessionPresent() {
+		t.Error("another instance reports the session present, want a new session there")
+	}
+	c.Disconnect(100)
+	_, addr = newAdapter("node-1")
+	waitQueued(t, b.JS, 2) // the restarted adapter queued what was stored while it was down
+	c = paho.NewClient(opts(addr))
+	tok := c.Connect()
+	if tok.Wait() && tok.Error() != nil {
+		t.Fatal(tok.Error())
+	}
+	defer c.Disconnect(0)
+	if !tok.(*paho.ConnectToken).SessionPresent() {
+		t.Error("CONNACK session present = false after the restart, want true")
+	}
+	var msgs []string
+	for i := range 2 {
+		select {
+		case m := <-got.ch:
+			msgs = append(msgs, m)
+		case <-time.After(20 * time.Second):
+			t.Fatalf("message %d did not arrive within 20s; got %q", i, msgs)
+		}
+	}
+	slices.Sort(msgs)
+	if want := []string{topic + "/down d", topic + "/queued q"}; !slices.Equal(msgs, want) {
+		t.Errorf("after the restart the session received %q, want %q", msgs, want)
+	}
+}
+
+// waitQueued waits (at most 20 s) until the session bucket holds n queued messages.
+func waitQueued(t *testing.T, js jetstream.JetStream, n int) {
+	t.Helper()
+	kv, err := js.KeyValue(context.Background(), bus.SessionsBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		keys, _ := kv.ListKeysFiltered(context.Background(), "*.m.>")
+		got := 0
+		if keys != nil {
+			for range keys.Keys() {
+				got++
+			}
+		}
+		if got == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the session bucket holds %d queued messages, want %d", got, n)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

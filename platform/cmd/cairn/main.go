@@ -25,6 +25,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"io"
@@ -73,7 +74,7 @@ func components(cfg config) []service.New {
 		things.Component(),
 		httpadapter.Component(),
 		messages.Component(),
-		mqttadapter.Component(cfg.MQTTAddr, nil, cfg.MQTT...),
+		mqttadapter.Component(cfg.MQTTAddr, nil, append(cfg.MQTT, mqttInstance(cfg)...)...),
 		bootstrap.Component(bootstrap.WithEncryptionKey(cfg.BootstrapKey), bootstrap.WithCost(cfg.BcryptCost)),
 	}
 }
@@ -117,4 +118,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		TLS:         cfg.TLS,
 		MetricsAddr: cfg.MetricsAddr,
 	}, components(cfg)...)
+}
+
+// mqttInstance names the MQTT adapter after the embedded server (-server-name, "cairn" by
+// default), which is stable across restarts and distinct on every node of a cluster: its
+// persistent sessions are stored under that name. With an external NATS the adapter keeps
+// its default, the host name.
+func mqttInstance(cfg config) []mqttadapter.Option {
+	if cfg.NATSURL != "" {
+		return nil
+	}
+	return []mqttadapter.Option{mqttadapter.WithInstance(cmp.Or(cfg.NATS.ServerName, "cairn"))}
 }
