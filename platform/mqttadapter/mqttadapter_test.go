@@ -51,6 +51,22 @@ func (r *received) waitFor(t *testing.T, want string) {
 	}
 }
 
+// takeSorted waits (at most 20 s each) for the next n messages and returns them sorted.
+func (r *received) takeSorted(t *testing.T, n int) []string {
+	t.Helper()
+	var msgs []string
+	for i := range n {
+		select {
+		case m := <-r.ch:
+			msgs = append(msgs, m)
+		case <-time.After(20 * time.Second):
+			t.Fatalf("message %d did not arrive within 20s; got %q", i, msgs)
+		}
+	}
+	slices.Sort(msgs)
+	return msgs
+}
+
 func (r *received) all() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()

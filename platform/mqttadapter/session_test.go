@@ -62,16 +62,7 @@ func TestOfflineSession311(t *testing.T) {
 	defer c.Disconnect(0)
 	// The broker resends a session's queue in an order of its own within a second (see
 	// session.go): compare as sets.
-	var msgs []string
-	for i := range 3 {
-		select {
-		case m := <-got.ch:
-			msgs = append(msgs, m)
-		case <-time.After(20 * time.Second):
-			t.Fatalf("queued message %d did not arrive within 20s; got %q", i, msgs)
-		}
-	}
-	slices.Sort(msgs)
+	msgs := got.takeSorted(t, 3)
 	want := []string{topic + "/offline 0", topic + "/offline 1", topic + "/offline 2"}
 	if !slices.Equal(msgs, want) {
 		t.Errorf("queued messages %q, want %q", msgs, want)
@@ -168,16 +159,7 @@ func TestSessionAcrossRestart(t *testing.T) {
 	if !tok.(*paho.ConnectToken).SessionPresent() {
 		t.Error("CONNACK session present = false after the restart, want true")
 	}
-	var msgs []string
-	for i := range 2 {
-		select {
-		case m := <-got.ch:
-			msgs = append(msgs, m)
-		case <-time.After(20 * time.Second):
-			t.Fatalf("message %d did not arrive within 20s; got %q", i, msgs)
-		}
-	}
-	slices.Sort(msgs)
+	msgs := got.takeSorted(t, 2)
 	if want := []string{topic + "/down d", topic + "/queued q"}; !slices.Equal(msgs, want) {
 		t.Errorf("after the restart the session received %q, want %q", msgs, want)
 	}

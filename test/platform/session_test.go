@@ -48,7 +48,7 @@ func TestSessionsAcrossRestart(t *testing.T) {
 		}
 		s.stop()
 	}
-	pahoOpts := paho.NewClientOptions().AddBroker("tcp://"+mqttAddr).SetClientID("sess-paho").SetUsername(th.ID).
+	pahoOpts := paho.NewClientOptions().AddBroker("tcp://" + mqttAddr).SetClientID("sess-paho").SetUsername(th.ID).
 		SetPassword(th.Key).SetCleanSession(false).SetAutoReconnect(false).SetConnectTimeout(10 * time.Second)
 	received := make(chan string, 10)
 	pahoOpts.SetDefaultPublishHandler(func(_ paho.Client, m paho.Message) { received <- string(m.Payload()) })
