@@ -2,6 +2,7 @@ package mqttadapter_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -71,7 +72,12 @@ func TestEmptyLevels(t *testing.T) {
 		t.Fatalf("publishing on %s//a: %v", base, tok.Error())
 	}
 	got.waitFor(t, base+"//a empty")
-	if n := stored(t, b.JS, mt.Channel1); n != 1 {
-		t.Errorf("%d messages stored under the channel's subtopics, want 1", n)
+	// The same with the stock client over MQTT 5.
+	m := mosquitto{t: t, a: a}
+	m.host, m.port, _ = strings.Cut(addr, ":")
+	m.pub("-t", base+"//a", "-m", "empty-5")
+	got.waitFor(t, base+"//a empty-5")
+	if n := stored(t, b.JS, mt.Channel1); n != 2 {
+		t.Errorf("%d messages stored under the channel's subtopics, want 2", n)
 	}
 }

@@ -31,11 +31,12 @@ func TestRetained(t *testing.T) {
 	topic := "channels/" + mt.Channel1 + "/messages/state"
 	// retainedNow subscribes as user/key and returns the retained message it is sent
 	// (none: "Timed out", as --retained-only and -W 2 make mosquitto_sub say).
-	retainedNow := func(m mosquitto, user, key string) string {
-		out, _ := exec.Command(subBin, "-h", m.host, "-p", m.port, "-V", "5", "-u", user, "-P", key, "-t", topic,
+	retainedIn := func(m mosquitto, version, user, key string) string {
+		out, _ := exec.Command(subBin, "-h", m.host, "-p", m.port, "-V", version, "-u", user, "-P", key, "-t", topic,
 			"--retained-only", "-C", "1", "-W", "2", "-F", "%r %p").CombinedOutput()
 		return strings.TrimSpace(string(out))
 	}
+	retainedNow := func(m mosquitto, user, key string) string { return retainedIn(m, "5", user, key) }
 	// until subscribes until the retained message is want: the instances apply the bucket's
 	// changes as they watch them, within moments; the deadline bounds it.
 	until := func(m mosquitto, want string) string {
@@ -47,13 +48,16 @@ func TestRetained(t *testing.T) {
 			}
 		}
 	}
-	m.pub("-t", topic, "-m", "on", "-r")
+	m.pub("-V", "311", "-t", topic, "-m", "on", "-r") // set by an MQTT 3.1.1 publisher
 	if got := until(m, "1 on"); got != "1 on" {
 		t.Errorf("after a retained publish: %q, want \"1 on\" (retain flag set)", got)
 	}
-	m.pub("-t", topic, "-m", "off", "-r")
+	m.pub("-t", topic, "-m", "off", "-r") // replaced by an MQTT 5 publisher
 	if got := until(m, "1 off"); got != "1 off" {
 		t.Errorf("after a second retained publish: %q, want \"1 off\"", got)
+	}
+	if got := retainedIn(m, "311", mt.Thing1, mt.Key1); got != "1 off" {
+		t.Errorf("an MQTT 3.1.1 subscriber was sent %q, want \"1 off\"", got)
 	}
 	if got := retainedNow(m, mt.Thing2, mt.Key2); strings.Contains(got, "off") {
 		t.Errorf("a thing not connected to the channel received the retained message: %q", got)

@@ -152,15 +152,17 @@ func TestWill(t *testing.T) {
 	if tok := sub.Subscribe(ch1+"/#", 1, got.handle); tok.Wait() && tok.Error() != nil {
 		t.Fatal(tok.Error())
 	}
-	conn, code := dialWithWill(t, addr, "dying", ch1+"/status", "offline", 4, 0)
-	if code != 0 {
-		t.Fatalf("CONNECT with an allowed will: CONNACK %#x, want 0", code)
-	}
-	before := stored(t, b.JS, mt.Channel1)
-	conn.Close()
-	got.waitFor(t, ch1+"/status offline")
-	if n := stored(t, b.JS, mt.Channel1); n != before+1 {
-		t.Errorf("after the will: %d messages stored on the channel, want %d (stored before delivery)", n, before+1)
+	for _, v := range []byte{4, 5} {
+		conn, code := dialWithWill(t, addr, fmt.Sprintf("dying-%d", v), ch1+"/status", fmt.Sprintf("offline-%d", v), v, 0)
+		if code != 0 {
+			t.Fatalf("MQTT %d CONNECT with an allowed will: CONNACK %#x, want 0", v, code)
+		}
+		before := stored(t, b.JS, mt.Channel1)
+		conn.Close()
+		got.waitFor(t, fmt.Sprintf("%s/status offline-%d", ch1, v))
+		if n := stored(t, b.JS, mt.Channel1); n != before+1 {
+			t.Errorf("after the MQTT %d will: %d messages stored on the channel, want %d (stored before delivery)", v, n, before+1)
+		}
 	}
 
 	// A clean DISCONNECT sends no will.
@@ -172,8 +174,9 @@ func TestWill(t *testing.T) {
 	}
 	polite.Disconnect(100)
 
-	// Revoked between CONNECT and the drop: not stored, not delivered.
-	conn, _ = dialWithWill(t, addr, "revoked", ch1+"/status", "revoked-will", 4, 0)
+	// Revoked between CONNECT and the drop: not stored, not delivered, whatever the version.
+	conn, _ := dialWithWill(t, addr, "revoked", ch1+"/status", "revoked-will", 4, 0)
+	conn5, _ := dialWithWill(t, addr, "revoked-5", ch1+"/status", "revoked-will-5", 5, 0)
 	auth.mu.Lock()
 	auth.revoked = true
 	auth.mu.Unlock()
@@ -187,9 +190,10 @@ func TestWill(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("the things event was not applied within 20s")
 	}
-	before = stored(t, b.JS, mt.Channel1)
+	before := stored(t, b.JS, mt.Channel1)
 	conn.Close()
-	disconnects(t, b.JS, 3) // dying, polite, revoked
+	conn5.Close()
+	disconnects(t, b.JS, 5) // dying-4, dying-5, polite, revoked, revoked-5
 	if n := stored(t, b.JS, mt.Channel1); n != before {
 		t.Errorf("a will of a thing disconnected from the channel: %d messages stored, want %d", n, before)
 	}
