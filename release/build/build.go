@@ -1,6 +1,8 @@
 // Package build compiles Cairn's services the one way a release compiles them: the pinned
-// toolchain's bin/go run directly, by package path, -trimpath, -buildvcs=false, an empty build
-// id, version and commit injected with -X, in an environment built from nothing.
+// toolchain's bin/go run directly, by package path, -trimpath, -buildvcs=false, stripped of
+// the symbol table and DWARF (-s -w: stack traces and pprof do not need them; the build
+// information that the SBOM, provenance and audit read stays), an empty build id, version
+// and commit injected with -X, in an environment built from nothing.
 //
 // The environment (see Env) is GOOS, GOARCH, GOAMD64=v1 or GOARM=7, CGO_ENABLED=0,
 // GOTOOLCHAIN=local (the pinned binary runs itself, never a download), GOFLAGS=-mod=readonly,
@@ -91,7 +93,7 @@ func Env(t Target, pass []string) []string {
 func Args(version, commit, out, pkg string) []string {
 	return []string{
 		"build", "-trimpath", "-buildvcs=false",
-		"-ldflags", fmt.Sprintf("-buildid= -X %s.Version=%s -X %s.Commit=%s", VersionPackage, version, VersionPackage, commit),
+		"-ldflags", fmt.Sprintf("-s -w -buildid= -X %s.Version=%s -X %s.Commit=%s", VersionPackage, version, VersionPackage, commit),
 		"-o", out, pkg,
 	}
 }

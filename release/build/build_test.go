@@ -62,7 +62,7 @@ func TestBuildCallsGoExactly(t *testing.T) {
 		t.Fatalf("Build made %d calls and %d binaries, want 4 and 4", len(calls), len(bins))
 	}
 	wantArgs := []string{"build", "-trimpath", "-buildvcs=false", "-ldflags",
-		"-buildid= -X github.com/cairn-iot/cairn/platform/version.Version=v1.2.3 -X github.com/cairn-iot/cairn/platform/version.Commit=abc",
+		"-s -w -buildid= -X github.com/cairn-iot/cairn/platform/version.Version=v1.2.3 -X github.com/cairn-iot/cairn/platform/version.Commit=abc",
 		"-o", filepath.Join(out, "linux_arm_v7", "users"), "./platform/cmd/users"}
 	// Each target builds its packages in order; the targets run side by side, so the arm
 	// users build is the last arm call, not necessarily the last call.

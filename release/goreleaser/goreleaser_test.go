@@ -134,7 +134,7 @@ func TestRepositoryConfig(t *testing.T) {
 	if _, err := RewriteDist(b, "/x"); err != nil {
 		t.Error(err)
 	}
-	const ldflags = `-buildid= -X github.com/cairn-iot/cairn/platform/version.Version={{ .Env.CAIRN_VERSION }} -X github.com/cairn-iot/cairn/platform/version.Commit={{ .Env.CAIRN_COMMIT }}`
+	const ldflags = `-s -w -buildid= -X github.com/cairn-iot/cairn/platform/version.Version={{ .Env.CAIRN_VERSION }} -X github.com/cairn-iot/cairn/platform/version.Commit={{ .Env.CAIRN_COMMIT }}`
 	if n := strings.Count(string(b), "- "+ldflags+"\n"); n != 1 {
 		t.Errorf("%s has the release ldflags %d times, want once: %s", ConfigFile, n, ldflags)
 	}

@@ -21,7 +21,7 @@ func TestServePrebuilt(t *testing.T) {
 	p := Prebuilt{BinDir: bin, Version: "v1.2.3", Commit: "abc", Binaries: map[string]string{"./platform/cmd/cairn": "cairn"}}
 	pj, _ := json.Marshal(p)
 	out := filepath.Join(t.TempDir(), "cairn_linux_arm_7", "cairn")
-	ldflags := "-ldflags=-buildid= -X " + build.VersionPackage + ".Version=v1.2.3 -X " + build.VersionPackage + ".Commit=abc"
+	ldflags := "-ldflags=-s -w -buildid= -X " + build.VersionPackage + ".Version=v1.2.3 -X " + build.VersionPackage + ".Commit=abc"
 	goreleaserArgs := []string{"build", "-trimpath", "-buildvcs=false", ldflags, "-o", out, "./platform/cmd/cairn"}
 	env := func(over ...string) func(string) string {
 		m := map[string]string{PrebuiltEnv: string(pj)}

@@ -278,6 +278,12 @@ func TestELFHeaders(t *testing.T) {
 					t.Errorf("e_flags = %#x has EF_ARM_ABI_FLOAT_SOFT, want hard float", flags)
 				}
 			}
+			// Stripped (-s -w): no symbol table, no DWARF; the build information stays.
+			for _, name := range []string{".symtab", ".debug_info", ".zdebug_info", ".debug_line"} {
+				if f.Section(name) != nil {
+					t.Errorf("section %s present: the binary is not stripped (-ldflags -s -w)", name)
+				}
+			}
 			bi, err := buildinfo.ReadFile(p)
 			if err != nil {
 				t.Fatal(err)
@@ -287,8 +293,8 @@ func TestELFHeaders(t *testing.T) {
 				settings[s.Key] = s.Value
 			}
 			k, v, _ := strings.Cut(tt.setting, "=")
-			if settings[k] != v || settings["CGO_ENABLED"] != "0" || settings["-trimpath"] != "true" {
-				t.Errorf("build settings %v, want %s, CGO_ENABLED=0, -trimpath=true", bi.Settings, tt.setting)
+			if settings[k] != v || settings["CGO_ENABLED"] != "0" || settings["-trimpath"] != "true" || !strings.HasPrefix(settings["-ldflags"], "-s -w ") {
+				t.Errorf("build settings %v, want %s, CGO_ENABLED=0, -trimpath=true, -ldflags starting with -s -w", bi.Settings, tt.setting)
 			}
 		})
 	}
