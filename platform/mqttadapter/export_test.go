@@ -1,6 +1,9 @@
 package mqttadapter
 
-import "time"
+import (
+	"testing"
+	"time"
+)
 
 // OnRevoked sets a function called after each things event the adapter applied; set it
 // before Start.
@@ -44,4 +47,18 @@ func Subscribed(a *Adapter, clientID string) bool {
 func Offline(a *Adapter, id string) bool {
 	cl, ok := a.server.Clients.Get(id)
 	return ok && cl.Closed()
+}
+
+// WaitQueued waits (at most 20 s) until client id's offline session holds n messages.
+func WaitQueued(t testing.TB, a *Adapter, id string, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		cl, ok := a.server.Clients.Get(id)
+		if ok && cl.Closed() && cl.State.Inflight.Len() == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("session %s does not hold %d queued messages within 20s", id, n)
+		}
+	}
 }

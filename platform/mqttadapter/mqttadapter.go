@@ -71,7 +71,7 @@ type Adapter struct {
 
 	store    *sessionStore // the persistent sessions (persist.go)
 	restored int           // sessions the store gave back at start
-	lastSeq  atomic.Uint64 // the stream sequence of the last message given to the broker
+	nextSeq  atomic.Uint64 // the stream sequence the deliveries continue at; 0: none ran
 
 	listen       listenConfig // where the component listens (component.go)
 	serving      atomic.Bool  // from Start to Close: the WebSocket handler takes clients
@@ -205,11 +205,7 @@ func (a *Adapter) Start(ctx context.Context, lns ...Listener) error {
 	if a.restored > 0 {
 		// The restored sessions' subscriptions get what was stored since the last
 		// shutdown's deliveries.
-		seq := a.store.resumeSeq()
-		if seq > 0 {
-			seq++
-		}
-		if err := a.startDeliveryAt(seq); err != nil {
+		if err := a.startDeliveryAt(a.store.resumeSeq()); err != nil {
 			a.follow.Stop()
 			return err
 		}
@@ -282,7 +278,7 @@ func (a *Adapter) startDeliveryAt(seq uint64) error {
 	if err != nil {
 		return fmt.Errorf("consuming stream %s: %w", messages.Stream, err)
 	}
-	a.lastSeq.Store(cmp.Or(seq, st.CachedInfo().State.LastSeq+1) - 1)
+	a.nextSeq.Store(cmp.Or(seq, st.CachedInfo().State.LastSeq+1))
 	if a.consume, err = cons.Consume(a.deliver); err != nil {
 		return fmt.Errorf("consuming stream %s: %w", messages.Stream, err)
 	}
@@ -305,6 +301,7 @@ func (a *Adapter) stopIdleDelivery() {
 	}
 	a.consume.Stop()
 	a.consume = nil
+	a.nextSeq.Store(0) // no subscription: nothing to resume at the next start
 }
 
 // delivering reports whether the consumer that feeds the broker runs.
@@ -399,7 +396,7 @@ func (a *Adapter) close() error {
 	a.mu.Unlock()
 	err := a.server.Close()
 	if a.store != nil {
-		a.store.snapshot(a.lastSeq.Load())
+		a.store.snapshot(a.nextSeq.Load())
 	}
 	return err
 }
@@ -407,14 +404,14 @@ func (a *Adapter) close() error {
 // deliver publishes one stored message to the MQTT subscribers of its topic.
 func (a *Adapter) deliver(msg jetstream.Msg) {
 	// One delivery at a time; Close waits for the one in progress and none follows it (the
-	// next start resumes after the last one, see persist.go).
+	// next start resumes at the one after, see persist.go).
 	a.pmu.Lock()
 	defer a.pmu.Unlock()
 	if !a.serving.Load() {
 		return
 	}
 	if md, err := msg.Metadata(); err == nil {
-		a.lastSeq.Store(md.Sequence.Stream)
+		a.nextSeq.Store(md.Sequence.Stream + 1)
 	}
 	var m messagingv1.Message
 	if err := proto.Unmarshal(msg.Data(), &m); err != nil {

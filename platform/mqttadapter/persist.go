@@ -27,10 +27,10 @@ import (
 //	<instance>.s.<client>.<filter>  each subscription
 //	<instance>.m.<client>.<id>      each message queued for it while it was offline, and at
 //	                                shutdown each one sent and not yet acknowledged
-//	<instance>.seq                  at shutdown, the last stream sequence given to the broker
+//	<instance>.seq                  at shutdown, the stream sequence the deliveries continue at
 //
 // (<instance>, <client> and <filter> in unpadded base64url). At start the broker loads them,
-// the deliveries resume after the stored sequence, and the restored sessions' deliveries are
+// the deliveries resume at the stored sequence, and the restored sessions' deliveries are
 // checked as their thing, as the adapter vouches for it (it authenticated when it made the
 // session). A client that reconnects finds its session present, its subscriptions, and what
 // was queued. A session is not moved: a client that reconnects to another instance of a
@@ -312,8 +312,8 @@ func (s *sessionStore) StoredInflightMessages() ([]storage.Message, error) {
 }
 
 // snapshot stores, at shutdown, what the persistent sessions have in flight and not stored
-// yet, and the last stream sequence given to the broker.
-func (s *sessionStore) snapshot(lastSeq uint64) {
+// yet, and the stream sequence the deliveries continue at (0: no delivery ran).
+func (s *sessionStore) snapshot(nextSeq uint64) {
 	for id, cl := range s.a.server.Clients.GetAll() {
 		if cl.Net.Inline || !persistent(cl) {
 			continue
@@ -327,18 +327,18 @@ func (s *sessionStore) snapshot(lastSeq uint64) {
 			}
 		}
 	}
-	if lastSeq == 0 { // nothing was delivered by this run: no position to resume from
+	if nextSeq == 0 { // no delivery ran: no position to resume from
 		s.purge(s.prefix + "seq")
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), s.a.timeout)
 	defer cancel()
-	if _, err := s.kv.Put(ctx, s.prefix+"seq", []byte(strconv.FormatUint(lastSeq, 10))); err != nil {
+	if _, err := s.kv.Put(ctx, s.prefix+"seq", []byte(strconv.FormatUint(nextSeq, 10))); err != nil {
 		s.a.log.Error("persisting the MQTT delivery position", "error", err)
 	}
 }
 
-// resumeSeq returns the stream sequence stored at the last shutdown, or 0.
+// resumeSeq returns the stream sequence stored at the last shutdown, or 0 (none).
 func (s *sessionStore) resumeSeq() uint64 {
 	ctx, cancel := context.WithTimeout(context.Background(), s.a.timeout)
 	defer cancel()

@@ -24,7 +24,7 @@ import (
 // do not move: a client that reconnects to another instance of a cluster starts a new
 // session there; CONNACK's session present flag says which happened. A message queued in
 // the very instant its client reconnects is handed over to the new connection (the broker
-// library would leave it on the old one).
+// library would leave it on the old one); it may then arrive twice, which QoS 1 allows.
 
 // Session bounds.
 const (
