@@ -233,9 +233,10 @@ func logRequests(log *slog.Logger, h http.Handler) http.Handler {
 		metrics.HTTPRequests.WithLabelValues(route, strconv.Itoa(sw.status)).Inc()
 		level := slog.LevelDebug
 		switch {
+		case strings.HasPrefix(r.URL.Path, "/health"): // probes: a 503 while waiting is news only at debug
 		case sw.status >= 500:
 			level = slog.LevelWarn
-		case sw.status >= 400 && !strings.HasPrefix(r.URL.Path, "/health"):
+		case sw.status >= 400:
 			level = slog.LevelInfo
 		}
 		if !log.Enabled(r.Context(), level) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -55,7 +56,7 @@ func TestGrowIntoCluster(t *testing.T) {
 	old.stop()
 
 	c := startCluster(t, bin, "CAIRN_NATS_ONLY=true")
-	natsRun(t, cli, c.nodes[0].natsAddr, "backup", "restore", "account", backup)
+	restoreEach(t, cli, c.nodes[0].natsAddr, backup)
 	for i, p := range c.nodes {
 		c.up[i].Store(false)
 		p.stop()
@@ -104,14 +105,45 @@ func (cl *clusterClient) publishOne(t *testing.T, addr, id string) {
 	}
 }
 
+// restoreEach restores every stream of the backup, with three replicas, as the README's
+// loop does: a stream whose restore fails (a cluster that just formed can answer "no
+// responders" while a new stream's restore subject reaches every node) is removed and
+// restored again, at most five times.
+func restoreEach(t *testing.T, cli, addr, backup string) {
+	t.Helper()
+	dirs, err := os.ReadDir(backup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range dirs {
+		if !d.IsDir() {
+			continue
+		}
+		for attempt := 1; ; attempt++ {
+			out, err := natsCmd(cli, addr, "backup", "restore", "stream", "--no-progress", "--replicas=3", filepath.Join(backup, d.Name()))
+			if err == nil {
+				break
+			}
+			if attempt == 5 {
+				t.Fatalf("restoring %s: %v\n%s", d.Name(), err, out)
+			}
+			natsCmd(cli, addr, "stream", "rm", "-f", d.Name())
+			time.Sleep(time.Second)
+		}
+	}
+}
+
+// natsCmd runs the NATS CLI against the server at addr, at most two minutes.
+func natsCmd(cli, addr string, args ...string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	return exec.CommandContext(ctx, cli, append([]string{"--server", "nats://" + addr}, args...)...).CombinedOutput()
+}
+
 // natsRun runs the NATS CLI against the server at addr and fails the test if it fails.
 func natsRun(t *testing.T, cli, addr string, args ...string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, cli, append([]string{"--server", "nats://" + addr}, args...)...)
-	out, err := cmd.CombinedOutput()
-	if err != nil {
+	if out, err := natsCmd(cli, addr, args...); err != nil {
 		t.Fatalf("nats %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
 }
