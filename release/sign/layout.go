@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
@@ -136,4 +137,45 @@ func (l *Layout) Image(tag string) (v1.Image, error) {
 		}
 	}
 	return nil, nil
+}
+
+// LinkBlobs replaces each blob of the OCI layout dir that the layout shared also holds (the
+// same digest, so the same bytes) with a hard link to shared's, so that dist/ keeps each
+// blob once. Readers see the same files; each link is made beside the blob and renamed over
+// it, so a blob is never missing. It returns the bytes saved.
+func LinkBlobs(dir, shared string) (int64, error) {
+	blobs := filepath.Join(dir, "blobs", "sha256")
+	entries, err := os.ReadDir(blobs)
+	if err != nil {
+		return 0, fmt.Errorf("linking blobs of %s: %w", dir, err)
+	}
+	var saved int64
+	for _, e := range entries {
+		src := filepath.Join(shared, "blobs", "sha256", e.Name())
+		dst := filepath.Join(blobs, e.Name())
+		si, err := os.Stat(src)
+		if err != nil {
+			continue // not in shared: this layout's own (signatures, attestations)
+		}
+		di, err := os.Stat(dst)
+		if err != nil {
+			return saved, fmt.Errorf("linking blobs of %s: %w", dir, err)
+		}
+		if os.SameFile(si, di) {
+			continue
+		}
+		if si.Size() != di.Size() {
+			return saved, fmt.Errorf("linking blobs of %s: %s has %d bytes there and %d in %s; one of the layouts is damaged", dir, e.Name(), di.Size(), si.Size(), shared)
+		}
+		tmp := dst + ".link"
+		if err := os.Link(src, tmp); err != nil {
+			return saved, fmt.Errorf("linking blobs of %s: %w", dir, err)
+		}
+		if err := os.Rename(tmp, dst); err != nil {
+			os.Remove(tmp)
+			return saved, fmt.Errorf("linking blobs of %s: %w", dir, err)
+		}
+		saved += di.Size()
+	}
+	return saved, nil
 }

@@ -102,7 +102,12 @@ func Step(keys Keys) release.Step {
 			if err != nil {
 				return fmt.Errorf("signing: %w", err)
 			}
-			if err := sign.WriteLayout(filepath.Join(s.Dir, "cosign", svc.Name), svc.Name, idx, a.Evidence); err != nil {
+			layoutDir := filepath.Join(s.Dir, "cosign", svc.Name)
+			if err := sign.WriteLayout(layoutDir, svc.Name, idx, a.Evidence); err != nil {
+				return fmt.Errorf("signing %s: %w", svc.Name, err)
+			}
+			// The image's own blobs are dist/oci's: kept once, hard-linked.
+			if _, err := sign.LinkBlobs(layoutDir, filepath.Join(s.Dir, "oci")); err != nil {
 				return fmt.Errorf("signing %s: %w", svc.Name, err)
 			}
 			dir := filepath.Join(s.Dir, "attestations", svc.Name)

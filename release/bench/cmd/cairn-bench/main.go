@@ -301,6 +301,10 @@ func (c *config) releasePart(ctx context.Context, r *bench.Report) string {
 		if err == nil {
 			s.Add(bench.Figure{Name: "release binaries identical to the floor's", Value: float64(same), Unit: "", Note: fmt.Sprintf("of %d", total)})
 		}
+		if unique, apparent, err := bench.DiskUsage(dist); err == nil {
+			s.Add(bench.Figure{Name: "size of dist/ on disk (hard-linked blobs once)", Value: float64(unique), Unit: "B",
+				Note: fmt.Sprintf("%s counting every path", bench.FormatValue(float64(apparent), "B"))})
+		}
 	}
 	if tlCold != nil && errCold == nil {
 		for _, ph := range tlCold.ReleasePhases(relCold) {
