@@ -174,9 +174,14 @@ func New(auth messages.Authorizer, js jetstream.JetStream, opts ...Option) (*Ada
 // until Close. It returns once both are running. Deliveries from the bus start with the
 // first subscription (startDelivery).
 func (a *Adapter) Start(ctx context.Context, lns ...Listener) error {
-	evs, err := a.js.OrderedConsumer(ctx, bus.EventsStream, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{events.ThingsSubject},
-		DeliverPolicy:  jetstream.DeliverNewPolicy,
+	// Each JetStream call is retried while a cluster elects a stream's leader (bus.Retry).
+	var evs jetstream.Consumer
+	err := bus.Retry(ctx, a.log, "following "+events.ThingsSubject, func(context.Context) (err error) {
+		evs, err = a.js.OrderedConsumer(ctx, bus.EventsStream, jetstream.OrderedConsumerConfig{
+			FilterSubjects: []string{events.ThingsSubject},
+			DeliverPolicy:  jetstream.DeliverNewPolicy,
+		})
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("following %s: %w", events.ThingsSubject, err)
@@ -186,7 +191,7 @@ func (a *Adapter) Start(ctx context.Context, lns ...Listener) error {
 	if err != nil {
 		return fmt.Errorf("following %s: %w", events.ThingsSubject, err)
 	}
-	if err := a.watchRetained(ctx); err != nil {
+	if err := bus.Retry(ctx, a.log, "watching the retained messages", func(context.Context) error { return a.watchRetained(ctx) }); err != nil {
 		a.follow.Stop()
 		return err
 	}
@@ -205,7 +210,8 @@ func (a *Adapter) Start(ctx context.Context, lns ...Listener) error {
 	if a.restored > 0 {
 		// The restored sessions' subscriptions get what was stored since the last
 		// shutdown's deliveries.
-		if err := a.startDeliveryAt(a.store.resumeSeq()); err != nil {
+		err := bus.Retry(ctx, a.log, "resuming the deliveries", func(context.Context) error { return a.startDeliveryAt(a.store.resumeSeq()) })
+		if err != nil {
 			a.follow.Stop()
 			return err
 		}

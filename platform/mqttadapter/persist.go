@@ -250,8 +250,16 @@ func (s *sessionStore) keys(filters ...string) ([]string, error) {
 	return keys, ctx.Err()
 }
 
-// load reads the records of kind ("c", "s" or "m") into values made by v.
-func load[T any](s *sessionStore, kind string) ([]T, error) {
+// load reads the records of kind ("c", "s" or "m"), retried while JetStream does not answer.
+func load[T any](s *sessionStore, kind string) (out []T, err error) {
+	err = bus.Retry(context.Background(), s.a.log, "reading the stored MQTT sessions", func(context.Context) (err error) {
+		out, err = loadOnce[T](s, kind)
+		return err
+	})
+	return out, err
+}
+
+func loadOnce[T any](s *sessionStore, kind string) ([]T, error) {
 	keys, err := s.keys(s.prefix + kind + ".>")
 	if err != nil {
 		return nil, fmt.Errorf("reading the stored MQTT sessions: %w", err)
@@ -352,7 +360,11 @@ func (s *sessionStore) resumeSeq() uint64 {
 
 // openSessionStore opens the bucket and adds the store to the broker; before Serve.
 func (a *Adapter) openSessionStore(ctx context.Context) error {
-	kv, err := a.js.KeyValue(ctx, bus.SessionsBucket)
+	var kv jetstream.KeyValue
+	err := bus.Retry(ctx, a.log, "opening "+bus.SessionsBucket, func(context.Context) (err error) {
+		kv, err = a.js.KeyValue(ctx, bus.SessionsBucket)
+		return err
+	})
 	if err != nil {
 		return fmt.Errorf("opening bucket %s: %w", bus.SessionsBucket, err)
 	}

@@ -304,7 +304,14 @@ func Run(ctx context.Context, cfg Config, news ...New) (err error) {
 		d := Deps{Log: cfg.Log, Bus: b, TLS: reloader}
 		var cs []Component
 		for _, n := range news {
-			c, err := n(ctx, d)
+			// A cluster that just regained its quorum can still be electing a stream's
+			// leader: a component whose JetStream calls time out is built again.
+			var c Component
+			err := bus.Retry(ctx, cfg.Log, "starting "+cfg.Name, func(context.Context) error {
+				var err error
+				c, err = n(ctx, d)
+				return err
+			})
 			if err != nil {
 				return nil, fmt.Errorf("starting %s: %w", cfg.Name, err)
 			}
