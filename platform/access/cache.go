@@ -1,8 +1,6 @@
 package access
 
 import (
-	"github.com/cairn-iot/cairn/platform/metrics"
-
 	"context"
 	"encoding/json"
 	"fmt"
@@ -13,6 +11,7 @@ import (
 
 	"github.com/cairn-iot/cairn/platform/bus"
 	"github.com/cairn-iot/cairn/platform/events"
+	"github.com/cairn-iot/cairn/platform/metrics"
 	thingsv1 "github.com/cairn-iot/cairn/proto/cairn/things/v1"
 )
 

@@ -53,6 +53,12 @@ func TestFollowsThings(t *testing.T) {
 	p.until(owner, path, func(_ int, c config) bool { return len(c.Channels) == 1 && c.Channels[0].ID == ch2 })
 	p.do(204, "DELETE", "/things/"+c.ThingID, owner, "", nil)
 	p.until(owner, path, func(code int, _ config) bool { return code == 404 })
+	// The config goes before its external id's index; the event follows both.
+	for deadline := time.Now().Add(20 * time.Second); len(p.bootstrapEvents()) < 3; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no config.remove event within 20s of the config's removal: %v", p.bootstrapEvents())
+		}
+	}
 	p.do(404, "GET", "/things/bootstrap/gw", "Thing k", "", nil)
 	p.do(201, "POST", "/things/configs", owner, `{"external_id":"gw","external_key":"k"}`, nil)
 

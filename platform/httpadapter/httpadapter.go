@@ -20,9 +20,6 @@
 package httpadapter
 
 import (
-	"github.com/cairn-iot/cairn/platform/metrics"
-	"github.com/cairn-iot/cairn/platform/tlsfiles"
-
 	"context"
 	"errors"
 	"fmt"
@@ -33,9 +30,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/cairn-iot/cairn/platform/access"
 	"github.com/cairn-iot/cairn/platform/messages"
+	"github.com/cairn-iot/cairn/platform/metrics"
 	"github.com/cairn-iot/cairn/platform/service"
+	"github.com/cairn-iot/cairn/platform/tlsfiles"
 	messagingv1 "github.com/cairn-iot/cairn/proto/cairn/messaging/v1"
 	thingsv1 "github.com/cairn-iot/cairn/proto/cairn/things/v1"
 )
@@ -182,7 +183,7 @@ func (a *Adapter) publish(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if code := messages.HTTPStatus(resp); code != http.StatusOK {
-		a.refused(messages.RefusalReason(resp))
+		a.refused(messages.RefusalReason(resp.GetStatus()))
 		service.Error(w, code, messages.AccessMessage(resp, channel))
 		return
 	}
@@ -208,7 +209,8 @@ func (a *Adapter) publish(w http.ResponseWriter, r *http.Request) {
 	if k := r.Header.Get("Idempotency-Key"); k != "" {
 		id = messages.IdempotentID(resp.GetThingId(), channel, k)
 	}
-	metrics.Accepted.WithLabelValues("http", protocol).Inc()
+	counters := byProtocol[protocol]
+	counters.accepted.Inc()
 	if _, err := a.pub.Publish(r.Context(), m, id); err != nil {
 		metrics.PublishErrors.WithLabelValues("http").Inc()
 		a.refused(metrics.ReasonUnavailable)
@@ -216,9 +218,19 @@ func (a *Adapter) publish(w http.ResponseWriter, r *http.Request) {
 		service.Error(w, http.StatusServiceUnavailable, "cannot store the message now: the bus did not acknowledge it; retry with the same Idempotency-Key")
 		return
 	}
-	metrics.ObserveStored("http", protocol, received)
+	counters.stored.Inc()
+	storeSeconds.Observe(time.Since(received).Seconds())
 	w.WriteHeader(http.StatusAccepted)
 }
+
+// The adapter's counters by protocol, resolved once: publishing is the hot path.
+var (
+	byProtocol = map[string]struct{ accepted, stored prometheus.Counter }{
+		"http":  {metrics.Accepted.WithLabelValues("http", "http"), metrics.Stored.WithLabelValues("http", "http")},
+		"https": {metrics.Accepted.WithLabelValues("http", "https"), metrics.Stored.WithLabelValues("http", "https")},
+	}
+	storeSeconds = metrics.StoreSeconds.WithLabelValues("http")
+)
 
 func (a *Adapter) refused(reason string) { metrics.Refused.WithLabelValues("http", reason).Inc() }
 

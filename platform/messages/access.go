@@ -1,8 +1,6 @@
 package messages
 
 import (
-	"github.com/cairn-iot/cairn/platform/metrics"
-
 	"context"
 	"errors"
 	"fmt"
@@ -11,7 +9,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/cairn-iot/cairn/platform/access"
-
+	"github.com/cairn-iot/cairn/platform/metrics"
 	thingsv1 "github.com/cairn-iot/cairn/proto/cairn/things/v1"
 )
 
@@ -66,9 +64,9 @@ func HTTPStatus(resp *thingsv1.AccessResponse) int {
 	}
 }
 
-// RefusalReason names, for the metrics, why an answer that is not ALLOWED refuses.
-func RefusalReason(resp *thingsv1.AccessResponse) string {
-	switch resp.GetStatus() {
+// RefusalReason names, for the metrics, why an answer of status st (not ALLOWED) refuses.
+func RefusalReason(st thingsv1.AccessResponse_Status) string {
+	switch st {
 	case thingsv1.AccessResponse_STATUS_UNAUTHENTICATED:
 		return metrics.ReasonUnauthenticated
 	case thingsv1.AccessResponse_STATUS_FORBIDDEN:

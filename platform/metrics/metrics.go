@@ -11,7 +11,6 @@ package metrics
 
 import (
 	"net/http"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -79,10 +78,4 @@ func init() {
 // Handler serves the registry in the Prometheus text format.
 func Handler() http.Handler {
 	return promhttp.HandlerFor(Registry, promhttp.HandlerOpts{Registry: Registry})
-}
-
-// ObserveStored records a message stored by adapter, received over protocol at since.
-func ObserveStored(adapter, protocol string, since time.Time) {
-	Stored.WithLabelValues(adapter, protocol).Inc()
-	StoreSeconds.WithLabelValues(adapter).Observe(time.Since(since).Seconds())
 }

@@ -87,7 +87,7 @@ func (h *hook) OnACLCheck(cl *mqtt.Client, topic string, write bool) bool {
 	st := h.a.ask(cl, channel, action)
 	ok := st == thingsv1.AccessResponse_STATUS_ALLOWED
 	if !ok {
-		reason := messages.RefusalReason(&thingsv1.AccessResponse{Status: st})
+		reason := messages.RefusalReason(st)
 		if write {
 			refused(reason)
 		}

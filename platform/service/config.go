@@ -17,12 +17,12 @@
 package service
 
 import (
-	"github.com/cairn-iot/cairn/platform/tlsfiles"
-
 	"flag"
 	"fmt"
 	"log/slog"
 	"strings"
+
+	"github.com/cairn-iot/cairn/platform/tlsfiles"
 )
 
 // EnvName returns the environment variable of the flag name: "nats-url" -> "CAIRN_NATS_URL".
