@@ -78,14 +78,23 @@ func StartPlatform(ctx context.Context, bin, dataDir string, env []string) (*Pla
 	if err != nil {
 		return nil, err
 	}
-	if err := p.waitReady(ctx, 60*time.Second); err != nil {
+	if err := p.readyAndSetUp(ctx); err != nil {
 		return nil, err
+	}
+	return p, nil
+}
+
+// readyAndSetUp waits until p is ready and creates its user, thing and channels; on failure
+// p is stopped.
+func (p *Platform) readyAndSetUp(ctx context.Context) error {
+	if err := p.waitReady(ctx, 60*time.Second); err != nil {
+		return err
 	}
 	if err := p.setup(); err != nil {
 		p.Stop()
-		return nil, fmt.Errorf("setting up the platform: %w\n%s", err, p.Logs())
+		return fmt.Errorf("setting up the platform: %w\n%s", err, p.Logs())
 	}
-	return p, nil
+	return nil
 }
 
 // StartCluster starts three all-in-one nodes of bin as one JetStream cluster with
@@ -226,12 +235,8 @@ func StartTLSPlatform(ctx context.Context, bin, dataDir, certDir string, env []s
 	pool := x509.NewCertPool()
 	pool.AddCert(ca.Cert)
 	p.TLS, p.MQTTAddr = &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}, mqtts
-	if err := p.waitReady(ctx, 60*time.Second); err != nil {
+	if err := p.readyAndSetUp(ctx); err != nil {
 		return nil, err
-	}
-	if err := p.setup(); err != nil {
-		p.Stop()
-		return nil, fmt.Errorf("setting up the platform: %w\n%s", err, p.Logs())
 	}
 	return p, nil
 }

@@ -144,13 +144,12 @@ func (c *cluster) leader() int {
 func leaderOf(t *testing.T, addr func(attempt int) string) int {
 	deadline := time.Now().Add(60 * time.Second)
 	for attempt := 0; time.Now().Before(deadline); attempt++ {
-		nc, err := nats.Connect("nats://"+addr(attempt), nats.Timeout(2*time.Second))
+		js, closeJS, err := jetStreamAt(addr(attempt))
 		if err == nil {
-			js, _ := jetstream.New(nc)
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 			s, err := js.Stream(ctx, "MESSAGES")
 			cancel()
-			nc.Close()
+			closeJS()
 			if err == nil && s.CachedInfo().Cluster != nil {
 				var i int
 				if _, err := fmt.Sscanf(s.CachedInfo().Cluster.Leader, "n%d", &i); err == nil && i >= 1 && i <= 3 {
@@ -350,12 +349,11 @@ func waitCurrent(t *testing.T, addr func(attempt int) string) {
 }
 
 func allCurrent(addr string) bool {
-	nc, err := nats.Connect("nats://"+addr, nats.Timeout(2*time.Second))
+	js, closeJS, err := jetStreamAt(addr)
 	if err != nil {
 		return false
 	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
+	defer closeJS()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	names := js.StreamNames(ctx)
@@ -377,4 +375,19 @@ func allCurrent(addr string) bool {
 		}
 	}
 	return names.Err() == nil && n > 0
+}
+
+// jetStreamAt connects to the NATS client address addr (at most 2 s) and returns its
+// JetStream and the function that closes the connection.
+func jetStreamAt(addr string) (jetstream.JetStream, func(), error) {
+	nc, err := nats.Connect("nats://"+addr, nats.Timeout(2*time.Second))
+	if err != nil {
+		return nil, nil, err
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	return js, nc.Close, nil
 }

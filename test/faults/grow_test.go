@@ -12,9 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
 	"github.com/cairn-iot/cairn/test/testenv"
 )
 
@@ -151,12 +148,11 @@ func natsRun(t *testing.T, cli, addr string, args ...string) {
 // checkReplicas wants every stream (and so every bucket) configured with n replicas.
 func checkReplicas(t *testing.T, addr string, n int) {
 	t.Helper()
-	nc, err := nats.Connect("nats://" + addr)
+	js, closeJS, err := jetStreamAt(addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
+	defer closeJS()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	names := js.ListStreams(ctx)

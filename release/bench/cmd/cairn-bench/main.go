@@ -610,7 +610,7 @@ func (c *config) platformPart(ctx context.Context, r *bench.Report) map[string]f
 	s := r.Section("Platform: publish into the store")
 	httpTarget := &bench.Target{Op: ">=", Value: 20000}
 	mqttTarget := &bench.Target{Op: ">=", Value: 100000}
-	bin := filepath.Join(c.work, "cairn")
+	bin := c.cairnBin()
 	overlayDir := filepath.Join(c.work, "overlay")
 	os.MkdirAll(overlayDir, 0o755)
 	pp := filepath.Join(overlayDir, "bench_pprof.go")
