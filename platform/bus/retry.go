@@ -27,22 +27,14 @@ func Transient(err error) bool {
 // again after it failed.
 func Retry(ctx context.Context, log *slog.Logger, what string, f func(ctx context.Context) error) error {
 	deadline := time.Now().Add(RetryFor)
-	delay := MinBackoff
-	for attempt := 1; ; attempt++ {
-		actx, cancel := context.WithTimeout(ctx, attemptTimeout)
-		err := f(actx)
-		cancel()
-		if err == nil || !Transient(err) || ctx.Err() != nil || time.Now().After(deadline) {
-			return err
-		}
-		if log != nil {
-			log.Warn("JetStream did not answer, retrying", "what", what, "error", err, "attempt", attempt, "retry_in", delay.String())
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%s: %w (last: %v)", what, ctx.Err(), err)
-		case <-time.After(delay):
-		}
-		delay = min(2*delay, MaxBackoff)
+	err := backoff(ctx, f, func(err error) bool { return Transient(err) && time.Now().Before(deadline) },
+		func(err error, attempt int, delay time.Duration) {
+			if log != nil {
+				log.Warn("JetStream did not answer, retrying", "what", what, "error", err, "attempt", attempt, "retry_in", delay.String())
+			}
+		})
+	if err != nil && ctx.Err() != nil {
+		return fmt.Errorf("%s: %w", what, err)
 	}
+	return err
 }
