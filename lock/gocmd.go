@@ -33,8 +33,9 @@ type options struct {
 func WithoutToolchain() Option { return func(o *options) { o.skipToolchain = true } }
 
 // WithoutToolModules leaves `go mod verify -modfile=lock/tools.mod` (about 1.7 GB of
-// goreleaser and cosign modules) out of Check, for a release: the tool modules are verified
-// by whoever builds a tool from them (release/goreleaser.Tool, on a miss of its cache). The
+// goreleaser and cosign modules) out of Check, for a release, which builds nothing from them:
+// they are verified by `go tool mage lock:check` and checked by the go command against
+// lock/tools.sum whenever it downloads one to build a tool. The
 // tools' files against the lock and the cache's recorded zip hashes against lock/tools.sum
 // are still checked.
 func WithoutToolModules() Option { return func(o *options) { o.skipToolModules = true } }

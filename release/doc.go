@@ -16,7 +16,7 @@
 //	                                                ghcr.io/cairn-iot/<svc>:<version>
 //	release.json                                    the Record, canonical JSON
 //
-// then run the Steps (ModeRelease; signing, attestations and goreleaser extend the release
+// then run the Steps (ModeRelease; signing, attestations and the archives and packages extend the release
 // here, registered in release/cmd/cairn-release/steps.go; see Step and Stage), and finally
 // swap the staging directory in as dist/ in one renameat2(RENAME_EXCHANGE). A killed release
 // leaves the previous dist/ (plus a dist.staging-* directory that the next release removes),

@@ -15,7 +15,7 @@ const RecordFile = "release.json"
 // JSON is canonical (struct fields in alphabetical key order, no indentation, one trailing
 // newline), so two releases compare byte for byte with cmp. It holds no wall clock.
 //
-// Steps (signing, attestation, goreleaser) read it and must not change it: it describes
+// Steps (signing, attestation, archives and packages) read it and must not change it: it describes
 // the reproducible core that `verify` rebuilds and compares.
 type Record struct {
 	// Commit is the full hash of the source commit.

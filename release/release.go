@@ -27,13 +27,13 @@ const (
 	// ModeImages adds dist/oci, dist/archives and the images in release.json.
 	ModeImages
 	// ModeRelease adds the lock check first and the Steps (signing, attestations,
-	// goreleaser) after the images.
+	// archives and packages) after the images.
 	ModeRelease
 )
 
 // Step is an extension of the release: it runs after the images are assembled and the
 // record is written, before the staging directory is swapped in as dist/. It adds its own
-// files below s.Dir (dist/cosign/<svc>, dist/attestations/<svc>, dist/goreleaser, ...) and
+// files below s.Dir (dist/cosign/<svc>, dist/attestations/<svc>, dist/packages, ...) and
 // must not change what is already there: verify compares bin/, oci/, archives/ and
 // release.json with a rebuild that runs no steps. A step that fails fails the release, and
 // dist/ stays as it was. Steps are registered in release/cmd/cairn-release/steps.go.
@@ -311,7 +311,7 @@ func (o *Options) stage(ctx context.Context, staging string, logf func(string, .
 	bins, err := build.Build(ctx, build.Options{
 		GOROOT: o.GOROOT, ModuleDir: o.ModuleDir, OutDir: filepath.Join(staging, "bin"),
 		Version: o.Version, Commit: o.Commit, Packages: pkgs, Pass: o.Pass, Run: o.GoBuild,
-		Cache: o.BinaryCache,
+		Cache: o.BinaryCache, Logf: logf,
 	})
 	if err != nil {
 		return nil, nil, err

@@ -31,7 +31,7 @@ type Inputs struct {
 	Schema string `json:"schema"`
 	// Digest is "sha256:<hex>" over the release's options (Options.inputsHeader), every
 	// file of the module tree (Options.treeDigest: the sources, go.mod, go.sum, lock/, the
-	// goreleaser config and packaging) and the ExtraInputs (the signing key).
+	// goreleaser config and packaging/) and the ExtraInputs (the signing key).
 	Digest string `json:"digest"`
 	// Files maps each file below dist/ (slash-separated, relative) to its SHA-256 in hex.
 	Files map[string]string `json:"files"`

@@ -20,7 +20,7 @@ import (
 
 // Compared lists what verify compares bit for bit below dist/: the binaries, the OCI layout,
 // the archives and the record. Everything else (dist/cosign, dist/attestations,
-// dist/goreleaser, written by steps) is outside the reproducible core: signatures are
+// dist/packages, written by steps) is outside the reproducible core: signatures are
 // randomised ECDSA and carry their own verification; `cairn-release verify` audits
 // dist/cosign and dist/attestations after the comparison (package release/evidence).
 var Compared = []string{"bin", "oci", "archives", RecordFile}

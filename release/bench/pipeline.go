@@ -42,7 +42,7 @@ func (p *Pipeline) Tree() string { return filepath.Join(p.Work, "src") }
 
 // Copy checks the commit out into Tree: a local clone (objects shared with Source, so it
 // is quick) detached at Commit, so only committed files count and the release steps that
-// read git (goreleaser's changelog) find a repository.
+// read git (the packages' changelog) find a repository.
 func (p *Pipeline) Copy(ctx context.Context) error {
 	dst := p.Tree()
 	for _, args := range [][]string{
@@ -149,13 +149,22 @@ func (t *Timeline) Phases(total time.Duration) string {
 
 // Release runs the release as `go tool mage release` does (`<pinned go> run
 // ./release/cmd/cairn-release -mode release`, lock check and steps included) in the copy,
-// into its dist/, with GOCACHE=gocache and the layer and binary cache in cache. The version,
-// commit and epoch come from the copy's git, as mage's come, so that Mage finds the same
-// inputs. The tool cache (goreleaser's build, the modules' nix hash) is the user's, like the
-// module cache and the toolchain: all three are derived from pinned inputs only. It returns
-// the run time and the output's timeline.
-func (p *Pipeline) Release(ctx context.Context, gocache, cache string) (time.Duration, *Timeline, error) {
-	args := []string{"run", "./release/cmd/cairn-release", "-mode", "release", "-goroot", p.GOROOT, "-cache", cache}
+// into its dist/, with GOCACHE=gocache, the layer and binary cache in cache and the tool
+// cache (the modules' nix hash) in toolCache: all empty for a newcomer's first release. The
+// version, commit and epoch come from the copy's git, as mage's come, so that Mage finds the
+// same inputs. It returns the run time and the output's timeline.
+func (p *Pipeline) Release(ctx context.Context, gocache, cache, toolCache string) (time.Duration, *Timeline, error) {
+	return p.cairnRelease(ctx, gocache, "-mode", "release", "-cache", cache, "-tool-cache", toolCache)
+}
+
+// Build runs the copy's own `cairn-release -mode build` (the commit's build, with whatever
+// flags it had then) into its dist/bin, with no binary cache.
+func (p *Pipeline) Build(ctx context.Context, gocache string) (time.Duration, *Timeline, error) {
+	return p.cairnRelease(ctx, gocache, "-mode", "build", "-cache", "none")
+}
+
+func (p *Pipeline) cairnRelease(ctx context.Context, gocache string, args ...string) (time.Duration, *Timeline, error) {
+	args = append([]string{"run", "./release/cmd/cairn-release", "-goroot", p.GOROOT}, args...)
 	cmd := exec.CommandContext(ctx, filepath.Join(p.GOROOT, "bin", "go"), args...)
 	// As release/targets' assemblerEnv: the assembler compiled for the host, statically,
 	// by the pinned toolchain only, with the module graph read only.
@@ -224,17 +233,16 @@ type Phase struct {
 // phaseStarts are the release's log lines that open each phase, in order, by prefix.
 var phaseStarts = []struct{ prefix, name string }{
 	{"checking lock/", "lock check"},
-	{"building ", "go builds (12 binaries)"},
+	{"building ", "go builds (14 binaries)"},
 	{"image ", "image assembly"},
 	{"signing:", "signatures, SBOM and provenance"},
-	{"goreleaser: building", "goreleaser's own build (tool cache miss)"},
-	{"goreleaser: snapshot", "goreleaser archives and .debs, fingerprint, swap"},
+	{"packages: ", "archives and .debs, fingerprint, swap"},
 	{"release ", "exit"},
 }
 
 // Phases splits a release's timeline (total: its run time) at the first line of each phase:
 // before the first, `go run` compiling cairn-release and the up-to-date check. A phase whose
-// line never came (no tool build) is left out; "release " counts only after goreleaser.
+// line never came is left out; "release " counts only after the packages.
 func (t *Timeline) ReleasePhases(total time.Duration) []Phase {
 	t.mu.Lock()
 	defer t.mu.Unlock()

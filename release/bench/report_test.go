@@ -231,13 +231,14 @@ func TestReleasePhases(t *testing.T) {
 	}{
 		{30, "release abc: no complete release in /x/dist"},
 		{31, "checking lock/ against reality"},
-		{33, "building 6 services for 2 platforms with /go"},
+		{33, "building 7 services for 2 platforms with /go"},
+		{90, "built cairn for linux/amd64 (1 of 14, 57.0s)"},
 		{150, "image cairn sha256:1"},
 		{151, "image users sha256:2"},
 		{157, "signing: COSIGN_KEY is not set"},
 		{160, "signed cairn sha256:1: dist/cosign/cairn"},
-		{161, "goreleaser: snapshot of abc into dist/goreleaser"},
-		{195, "goreleaser: cairn_linux_amd64.tar.gz sha256:3"},
+		{161, "packages: archives, .debs and signed checksums of abc into dist/packages"},
+		{195, "packages: cairn_linux_amd64.tar.gz sha256:3"},
 		{196, "release abc (abcdef) written to /x/dist"},
 	} {
 		tl.Lines = append(tl.Lines, Line{At: time.Duration(l.at * float64(time.Second)), Text: l.text})
@@ -246,10 +247,10 @@ func TestReleasePhases(t *testing.T) {
 	want := []Phase{
 		{"compiling cairn-release (go run), up-to-date check", 31 * time.Second},
 		{"lock check", 2 * time.Second},
-		{"go builds (12 binaries)", 117 * time.Second},
+		{"go builds (14 binaries)", 117 * time.Second},
 		{"image assembly", 7 * time.Second},
 		{"signatures, SBOM and provenance", 4 * time.Second},
-		{"goreleaser archives and .debs, fingerprint, swap", 35 * time.Second},
+		{"archives and .debs, fingerprint, swap", 35 * time.Second},
 		{"exit", 1 * time.Second},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {

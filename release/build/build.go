@@ -25,6 +25,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/cairn-iot/cairn/images"
 )
@@ -137,6 +138,9 @@ type Options struct {
 	Cache Cache
 	// List runs go list for Cache's keys; nil means ExecList.
 	List Lister
+	// Logf, if set, is told of each binary as it is done: which, for which platform, how
+	// many of all, and how long it took or that the cache had it.
+	Logf func(format string, args ...any)
 }
 
 // Binary is one built binary.
@@ -173,11 +177,25 @@ func Build(ctx context.Context, o Options) ([]Binary, error) {
 	results := make([][]Binary, len(targets))
 	errs := make([]error, len(targets))
 	var wg sync.WaitGroup
+	var mu sync.Mutex // one Logf call at a time, counted in order
+	done, total := 0, len(targets)*len(o.Packages)
+	progress := func(name string, t Target, start time.Time, hit bool) {
+		how := fmt.Sprintf("%.1fs", time.Since(start).Seconds())
+		if hit {
+			how = "from the cache"
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		done++
+		if o.Logf != nil {
+			o.Logf("built %s for %s (%d of %d, %s)", name, t.Platform, done, total, how)
+		}
+	}
 	for i, t := range targets {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results[i], errs[i] = o.buildTarget(ctx, run, goBin, t)
+			results[i], errs[i] = o.buildTarget(ctx, run, goBin, t, progress)
 			if errs[i] != nil {
 				cancel()
 			}
@@ -199,8 +217,8 @@ func Build(ctx context.Context, o Options) ([]Binary, error) {
 	return bins, nil
 }
 
-// buildTarget builds every package for t, in order.
-func (o Options) buildTarget(ctx context.Context, run Runner, goBin string, t Target) ([]Binary, error) {
+// buildTarget builds every package for t, in order, and tells progress of each.
+func (o Options) buildTarget(ctx context.Context, run Runner, goBin string, t Target, progress func(string, Target, time.Time, bool)) ([]Binary, error) {
 	dir := filepath.Join(o.OutDir, t.Platform.Dir())
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("creating %s: %w", dir, err)
@@ -219,6 +237,7 @@ func (o Options) buildTarget(ctx context.Context, run Runner, goBin string, t Ta
 	}
 	var bins []Binary
 	for _, p := range o.Packages {
+		start := time.Now()
 		out := filepath.Join(dir, p.Name)
 		var b []byte
 		hit := false
@@ -247,6 +266,7 @@ func (o Options) buildTarget(ctx context.Context, run Runner, goBin string, t Ta
 				}
 			}
 		}
+		progress(p.Name, t, start, hit)
 		sum := sha256.Sum256(b)
 		bins = append(bins, Binary{Name: p.Name, Platform: t.Platform, Path: out, SHA256: hex.EncodeToString(sum[:])})
 	}

@@ -2,8 +2,11 @@ package build
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -158,5 +161,31 @@ func TestCacheSkipsUnchangedLinks(t *testing.T) {
 	build()
 	if builds != 3 {
 		t.Errorf("after go.mod changed, links = %d, want 3", builds)
+	}
+}
+
+// Build tells Logf of every binary as it is done, counted across the targets.
+func TestBuildReportsProgress(t *testing.T) {
+	fake := func(ctx context.Context, dir, goBin string, args, env []string) error {
+		return os.WriteFile(args[len(args)-2], []byte("bin"), 0o755)
+	}
+	var lines []string // Build serializes its Logf calls
+	_, err := Build(context.Background(), Options{
+		GOROOT: "/pinned", ModuleDir: "/mod", OutDir: t.TempDir(), Version: "v1", Commit: "abc",
+		Packages: []Package{{"things", "./platform/cmd/things"}, {"users", "./platform/cmd/users"}},
+		Run:      fake, Logf: func(format string, args ...any) { lines = append(lines, fmt.Sprintf(format, args...)) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(lines) != 4 {
+		t.Fatalf("Build logged %q, want 4 lines", lines)
+	}
+	re := regexp.MustCompile(`^built (things|users) for linux/(amd64|arm/v7) \((\d) of 4, \d+\.\ds\)$`)
+	for i, l := range lines {
+		m := re.FindStringSubmatch(l)
+		if m == nil || m[3] != strconv.Itoa(i+1) {
+			t.Errorf("line %d = %q, want %q with count %d", i, l, re, i+1)
+		}
 	}
 }

@@ -12,7 +12,7 @@
 // skipped check, "not signed: skipped", never silence.
 //
 // Why here and not in package release or in release/targets: package release is the
-// pipeline that signstep, goreleaser and the audit build on; it must not import the audit
+// pipeline that signstep, packages and the audit build on; it must not import the audit
 // (which brings go-containerregistry's registry client and net/http into the assembler's
 // core) and cannot import signstep (signstep imports release). release/targets only runs
 // cairn-release as a child compiled by the pinned toolchain, so a check there would be

@@ -13,13 +13,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/cairn-iot/cairn/release/build"
+	"github.com/cairn-iot/cairn/release/packages"
 )
 
 // ConfigFile is the goreleaser configuration, relative to the module directory.
@@ -31,14 +31,6 @@ const ToolsModfile = "lock/tools.mod"
 // distLine is the line of ConfigFile that Snapshot and Publish replace with their own
 // output directory: goreleaser's dist is not templated.
 const distLine = "dist: dist/goreleaser"
-
-// Output file names.
-const (
-	ChecksumsFile = "checksums.txt"
-	SignatureFile = "checksums.txt.sig"
-	PublicKeyFile = "cosign.pub"
-	ChangelogFile = "CHANGELOG.md"
-)
 
 // Passthrough lists the only variables of the caller's environment that reach goreleaser and
 // the go builds it runs: those of the release build.
@@ -67,23 +59,12 @@ type Config struct {
 	// Signer signs checksums.txt (an ECDSA P-256 key, the release's cosign key).
 	Signer crypto.Signer
 
-	// Prebuilt, if set, makes goreleaser package the release's binaries (see Prebuilt)
-	// instead of building its own; nil lets goreleaser build them with the pinned go, and
-	// the step compares them with BinDir.
-	Prebuilt *Prebuilt
-
 	// Tool is the command that runs goreleaser; by default
 	// <GOROOT>/bin/go tool -modfile=<ModuleDir>/lock/tools.mod goreleaser.
 	Tool []string
 	// LookupEnv reads the caller's environment for Passthrough; by default os.LookupEnv.
 	// It is the only place the environment is read.
 	LookupEnv func(string) (string, bool)
-}
-
-// Artifact is one file of the output with its SHA-256 (hex), as in checksums.txt.
-type Artifact struct {
-	Name   string
-	SHA256 string
 }
 
 func (c *Config) check() error {
@@ -137,7 +118,7 @@ func Env(c Config, extra ...string) []string {
 		// What .goreleaser.yaml reads.
 		"CAIRN_GO":          filepath.Join(c.GOROOT, "bin", "go"),
 		"CAIRN_VERSION":     c.Version,
-		"CAIRN_PKG_VERSION": PackageVersion(c.Version),
+		"CAIRN_PKG_VERSION": packages.PackageVersion(c.Version),
 		"CAIRN_COMMIT":      c.Commit,
 		"SOURCE_DATE_EPOCH": strconv.FormatInt(c.Epoch.Unix(), 10),
 		"CAIRN_MTIME":       c.Epoch.UTC().Format(time.RFC3339),
@@ -148,11 +129,6 @@ func Env(c Config, extra ...string) []string {
 		if v, ok := lookup(k); ok {
 			env[k] = v
 		}
-	}
-	if c.Prebuilt != nil {
-		b, _ := json.Marshal(c.Prebuilt)
-		env["CAIRN_GO"] = c.Prebuilt.Shim
-		env[PrebuiltEnv] = string(b)
 	}
 	// The pinned toolchain first on PATH: a `go` that goreleaser runs by name (the signs
 	// command, which goreleaser does not template) is the pinned one.
@@ -168,26 +144,6 @@ func Env(c Config, extra ...string) []string {
 	}
 	return out
 }
-
-// PackageVersion turns a release version ("v0.1.0", "v0.1.0-3-gabc1234def56-dirty", or a bare
-// 12-hex-digit commit "abc1234def56" where there is no tag, see release/source) into the
-// version of the archives and packages: without the "v", and starting with a digit as Debian
-// requires. A bare commit becomes "0.0.0-abc1234def56" (nfpm writes the pre-release
-// 0.0.0~abc1234def56), older than any tagged release, even when the hash starts with a digit.
-func PackageVersion(v string) string {
-	if bareCommit.MatchString(v) {
-		return "0.0.0-" + v
-	}
-	s := strings.TrimPrefix(v, "v")
-	if s == "" || s[0] < '0' || s[0] > '9' {
-		s = "0.0.0-" + s
-	}
-	return s
-}
-
-// bareCommit matches what `git describe --tags --always --abbrev=12 --dirty` prints when no
-// tag is reachable.
-var bareCommit = regexp.MustCompile(`^[0-9a-f]{12,40}(-dirty)?$`)
 
 // RewriteDist returns config with its `dist: dist/goreleaser` line replaced by dist.
 func RewriteDist(config []byte, dist string) ([]byte, error) {
@@ -208,7 +164,7 @@ func RewriteDist(config []byte, dist string) ([]byte, error) {
 // Snapshot runs goreleaser in snapshot mode, checks its binaries against c.BinDir, signs
 // checksums.txt and writes CHANGELOG.md, and creates c.Out with the result. It returns the
 // artifacts listed in checksums.txt.
-func Snapshot(ctx context.Context, c Config) ([]Artifact, error) {
+func Snapshot(ctx context.Context, c Config) ([]packages.Artifact, error) {
 	if err := c.check(); err != nil {
 		return nil, err
 	}
@@ -242,11 +198,11 @@ func Snapshot(ctx context.Context, c Config) ([]Artifact, error) {
 	if err := os.Mkdir(out, 0o755); err != nil {
 		return nil, fmt.Errorf("creating output: %w", err)
 	}
-	sums, err := os.ReadFile(filepath.Join(dist, ChecksumsFile))
+	sums, err := os.ReadFile(filepath.Join(dist, packages.ChecksumsFile))
 	if err != nil {
 		return nil, fmt.Errorf("reading goreleaser's checksums: %w", err)
 	}
-	arts, err := ParseChecksums(sums)
+	arts, err := packages.ParseChecksums(sums)
 	if err != nil {
 		return nil, err
 	}
@@ -255,28 +211,28 @@ func Snapshot(ctx context.Context, c Config) ([]Artifact, error) {
 			return nil, err
 		}
 	}
-	if err := os.WriteFile(filepath.Join(out, ChecksumsFile), sums, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(out, packages.ChecksumsFile), sums, 0o644); err != nil {
 		return nil, fmt.Errorf("writing checksums: %w", err)
 	}
-	sig, err := SignBlob(c.Signer, sums)
+	sig, err := packages.SignBlob(c.Signer, sums)
 	if err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(filepath.Join(out, SignatureFile), sig, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(out, packages.SignatureFile), sig, 0o644); err != nil {
 		return nil, fmt.Errorf("writing checksums signature: %w", err)
 	}
-	pub, err := PublicKeyPEM(c.Signer.Public())
+	pub, err := packages.PublicKeyPEM(c.Signer.Public())
 	if err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(filepath.Join(out, PublicKeyFile), pub, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(out, packages.PublicKeyFile), pub, 0o644); err != nil {
 		return nil, fmt.Errorf("writing public key: %w", err)
 	}
-	changelog, err := Changelog(ctx, c.ModuleDir, c.Version, Env(c))
+	changelog, err := packages.Changelog(ctx, c.ModuleDir, c.Version, Env(c))
 	if err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(filepath.Join(out, ChangelogFile), changelog, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(out, packages.ChangelogFile), changelog, 0o644); err != nil {
 		return nil, fmt.Errorf("writing changelog: %w", err)
 	}
 	if err := os.Rename(out, c.Out); err != nil {
@@ -462,25 +418,6 @@ func fileSHA256(path string) (string, error) {
 		return "", fmt.Errorf("hashing %s: %w", path, err)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
-// ParseChecksums parses a checksums.txt ("<sha256 hex>  <name>" per line).
-func ParseChecksums(b []byte) ([]Artifact, error) {
-	var arts []Artifact
-	for i, line := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
-		sum, name, ok := strings.Cut(line, "  ")
-		if !ok || len(sum) != 64 || name == "" || strings.ContainsAny(name, "/\\") || name == "." || name == ".." {
-			return nil, fmt.Errorf("checksums line %d is %q, want \"<sha256 hex>  <file name>\"", i+1, line)
-		}
-		if _, err := hex.DecodeString(sum); err != nil {
-			return nil, fmt.Errorf("checksums line %d: %q is not hex: %w", i+1, sum, err)
-		}
-		arts = append(arts, Artifact{Name: name, SHA256: sum})
-	}
-	if len(arts) == 0 {
-		return nil, errors.New("checksums file is empty, want one line per archive and package")
-	}
-	return arts, nil
 }
 
 // moveChecked moves src to dst after checking its SHA-256.

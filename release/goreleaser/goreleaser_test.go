@@ -1,16 +1,8 @@
 package goreleaser
 
 import (
-	"bytes"
-	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -20,8 +12,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/cairn-iot/cairn/release"
-	"github.com/cairn-iot/cairn/release/signstep"
-	"github.com/cairn-iot/cairn/test/testenv"
 )
 
 func TestEnvIsBuiltFromNothing(t *testing.T) {
@@ -80,25 +70,6 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-func TestPackageVersion(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"v0.1.0", "0.1.0"},
-		{"v0.1.0-3-gabc1234def56-dirty", "0.1.0-3-gabc1234def56-dirty"},
-		{"1.2.3", "1.2.3"},
-		{"abc1234def56", "0.0.0-abc1234def56"},
-		{"abc1234def56-dirty", "0.0.0-abc1234def56-dirty"},
-		{"57faf78dc57e-dirty", "0.0.0-57faf78dc57e-dirty"},
-		{"57faf78dc57e", "0.0.0-57faf78dc57e"},
-		{"20240101", "20240101"},
-		{"main", "0.0.0-main"},
-	}
-	for _, tt := range tests {
-		if got := PackageVersion(tt.in); got != tt.want {
-			t.Errorf("PackageVersion(%q) = %q, want %q", tt.in, got, tt.want)
-		}
-	}
-}
-
 func TestRewriteDist(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -142,68 +113,6 @@ func TestRepositoryConfig(t *testing.T) {
 		if !strings.Contains(string(b), s) {
 			t.Errorf("%s does not contain %q", ConfigFile, s)
 		}
-	}
-}
-
-func TestSignBlobIsWhatVerifyBlobChecks(t *testing.T) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data := []byte("0123  cairn_1.0.0_linux_amd64.tar.gz\n")
-	b64, err := SignBlob(key, data)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if strings.ContainsAny(string(b64), "\n ") {
-		t.Errorf("SignBlob() = %q, want base64 without whitespace", b64)
-	}
-	sig, err := base64.StdEncoding.DecodeString(string(b64))
-	if err != nil {
-		t.Fatalf("decoding signature: %v", err)
-	}
-	digest := sha256.Sum256(data)
-	if !ecdsa.VerifyASN1(&key.PublicKey, digest[:], sig) {
-		t.Error("ecdsa.VerifyASN1(pub, sha256(data), sig) = false, want true")
-	}
-	other := sha256.Sum256(append(data, 'x'))
-	if ecdsa.VerifyASN1(&key.PublicKey, other[:], sig) {
-		t.Error("signature verifies other data, want false")
-	}
-	pem, err := PublicKeyPEM(key.Public())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.HasPrefix(string(pem), "-----BEGIN PUBLIC KEY-----\n") {
-		t.Errorf("PublicKeyPEM() = %q, want a PUBLIC KEY block", pem)
-	}
-}
-
-func TestParseChecksums(t *testing.T) {
-	sum := strings.Repeat("ab", 32)
-	tests := []struct {
-		name    string
-		in      string
-		want    []Artifact
-		wantErr bool
-	}{
-		{"two", sum + "  a.deb\n" + sum + "  b.tar.gz\n", []Artifact{{"a.deb", sum}, {"b.tar.gz", sum}}, false},
-		{"empty", "", nil, true},
-		{"one space", sum + " a.deb\n", nil, true},
-		{"short sum", "abcd  a.deb\n", nil, true},
-		{"not hex", strings.Repeat("zz", 32) + "  a.deb\n", nil, true},
-		{"path", sum + "  ../a.deb\n", nil, true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := ParseChecksums([]byte(tt.in))
-			if (err != nil) != tt.wantErr {
-				t.Fatalf("ParseChecksums(%q) error = %v, want error %v", tt.in, err, tt.wantErr)
-			}
-			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("ParseChecksums(%q) mismatch (-want +got):\n%s", tt.in, diff)
-			}
-		})
 	}
 }
 
@@ -300,51 +209,6 @@ func write(t *testing.T, path, content string) {
 	}
 }
 
-func TestChangelog(t *testing.T) {
-	testenv.LookPath(t, "git", "git")
-	env := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir(), "TZ=UTC",
-		"GIT_AUTHOR_NAME=a", "GIT_AUTHOR_EMAIL=a@example.com", "GIT_COMMITTER_NAME=a",
-		"GIT_COMMITTER_EMAIL=a@example.com", "GIT_AUTHOR_DATE=2024-01-01T00:00:00Z",
-		"GIT_COMMITTER_DATE=2024-01-01T00:00:00Z"}
-	dir := t.TempDir()
-	git := func(args ...string) string {
-		t.Helper()
-		cmd := exec.Command("git", args...)
-		cmd.Dir, cmd.Env = dir, env
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("git %v: %v\n%s", args, err, out)
-		}
-		return strings.TrimSpace(string(out))
-	}
-	git("init", "-q")
-	git("commit", "-q", "--allow-empty", "-m", "first")
-	first := git("rev-parse", "HEAD")[:12]
-
-	check := func(version, want string) {
-		t.Helper()
-		got, err := Changelog(context.Background(), dir, version, env)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if diff := cmp.Diff(want, string(got)); diff != "" {
-			t.Errorf("Changelog(%s) mismatch (-want +got):\n%s", version, diff)
-		}
-	}
-	// One commit, no tag: the whole history.
-	check("0.1.0", "# Changelog\n\n## 0.1.0\n\n* "+first+" first\n")
-	// HEAD tagged, no parent: still the whole history.
-	git("tag", "v0.1.0")
-	check("0.1.0", "# Changelog\n\n## 0.1.0\n\n* "+first+" first\n")
-	git("commit", "-q", "--allow-empty", "-m", "second")
-	second := git("rev-parse", "HEAD")[:12]
-	// Untagged HEAD after a tag: what came since.
-	check("0.2.0-snapshot", "# Changelog\n\n## 0.2.0-snapshot\n\n* "+second+" second\n")
-	// Tagged HEAD: what the tag adds over the previous one.
-	git("tag", "v0.2.0")
-	check("0.2.0", "# Changelog\n\n## 0.2.0\n\n* "+second+" second\n")
-}
-
 // The builds of .goreleaser.yaml are release.Services, in order: a service added to the
 // table must be added to the archives too.
 func TestConfigBuildsAreTheServices(t *testing.T) {
@@ -370,20 +234,5 @@ func TestConfigBuildsAreTheServices(t *testing.T) {
 	}
 	if archive := "ids: [" + strings.Join(ids, ", ") + "]"; !strings.Contains(string(b), archive) {
 		t.Errorf("%s: the archive does not list every build: want %q", ConfigFile, archive)
-	}
-}
-
-func TestStepSkipsOtherServices(t *testing.T) {
-	var log bytes.Buffer
-	dir := t.TempDir()
-	s := &release.Stage{Dir: dir, Log: &log, Services: []release.Service{{Name: "hello", Package: "./hello"}}}
-	if err := Step(signstep.Keys{}, func(string) string { return "" }, StepOptions{})(context.Background(), s); err != nil {
-		t.Fatalf("Step(other services) = %v, want nil", err)
-	}
-	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
-		t.Errorf("Step(other services) wrote %v, want nothing", entries)
-	}
-	if !strings.Contains(log.String(), "goreleaser: skipped") {
-		t.Errorf("Step(other services) logged %q, want a line saying it skipped", log.String())
 	}
 }

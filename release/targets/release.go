@@ -23,7 +23,7 @@ func Build(ctx context.Context) error { return releaseMode(ctx, release.ModeBuil
 func Images(ctx context.Context) error { return releaseMode(ctx, release.ModeImages, "images") }
 
 // Release checks the lock, builds, assembles and runs the release steps (signing,
-// attestations, goreleaser) into dist/, swapped in atomically at the end.
+// attestations, archives and packages) into dist/, swapped in atomically at the end.
 func Release(ctx context.Context) error { return releaseMode(ctx, release.ModeRelease, "release") }
 
 // releaseMode runs cairn-release -mode name, unless dist/ already holds exactly that release

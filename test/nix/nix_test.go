@@ -1,7 +1,7 @@
 // Package nix tests flake.nix end to end: in a clone of HEAD, mage and `nix build .#release`
 // (through `go tool mage verify:nix`) must produce the same binaries, image indexes,
 // archives and release.json, byte for byte. The mage side is `go tool mage images`: the
-// release minus the lock check and the steps (signing, attestations, goreleaser), which
+// release minus the lock check and the steps (signing, attestations, archives and packages), which
 // write only beside what is compared (release.Compared), so its compared files are those of
 // `go tool mage release`, and the test stays within ~10 minutes on two cores. The nix build is the real one:
 // the toolchain and module set fetched by the lock's hashes, every service built cold for

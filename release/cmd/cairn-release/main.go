@@ -32,11 +32,9 @@
 //	-services file    JSON list of release.Service (default: release.Services)
 //	-cache dir        layer and binary cache: <dir>/layers, <dir>/bin (default <user
 //	                  cache>/cairn; "none" disables; verify's rebuild always uses none)
-//	-tool-cache dir   goreleaser built once per lock/tools.sum and toolchain (<dir>/tools),
-//	                  and the modules' nix hash by go.mod and go.sum (<dir>/nixhash): derived
+//	-tool-cache dir   the modules' nix hash by go.mod and go.sum (<dir>/nixhash): derived
 //	                  from pinned inputs only, like the module cache (default <user
-//	                  cache>/cairn; "none": goreleaser runs with go tool, and the lock check
-//	                  verifies the tool modules and computes the nix hash every time)
+//	                  cache>/cairn; "none": the lock check computes it every time)
 //	-no-lock-check    skip lock.Check in -mode release
 //	-force            release even when dist/ is up to date (also CAIRN_FORCE=1): without
 //	                  it, a dist/ whose inputs.json names the same inputs digest and whose
@@ -69,16 +67,11 @@ import (
 	"github.com/cairn-iot/cairn/release"
 	"github.com/cairn-iot/cairn/release/build"
 	"github.com/cairn-iot/cairn/release/evidence"
-	"github.com/cairn-iot/cairn/release/goreleaser"
 	"github.com/cairn-iot/cairn/release/signstep"
 	"github.com/cairn-iot/cairn/release/source"
 )
 
 func main() {
-	if os.Getenv(goreleaser.PrebuiltEnv) != "" {
-		// goreleaser running this program as its go (see goreleaser.Prebuilt).
-		os.Exit(goreleaser.ServePrebuilt(os.Args[1:], os.Getenv, os.Stderr))
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:])
 	stop()
@@ -165,7 +158,7 @@ func run(ctx context.Context, args []string) error {
 	requireClean := fs.Bool("require-clean", os.Getenv("CAIRN_REQUIRE_CLEAN") == "1", "refuse a dirty tree (CAIRN_REQUIRE_CLEAN=1)")
 	servicesFile := fs.String("services", "", "JSON list of services (default: release.Services)")
 	cacheDir := fs.String("cache", "", `layer and binary cache directory ("none" disables)`)
-	toolCache := fs.String("tool-cache", "", `goreleaser build and nix hash cache directory ("none" disables)`)
+	toolCache := fs.String("tool-cache", "", `nix hash cache directory ("none" disables)`)
 	noLockCheck := fs.Bool("no-lock-check", false, "skip lock.Check")
 	force := fs.Bool("force", os.Getenv("CAIRN_FORCE") == "1", "release even if dist/ is up to date (also CAIRN_FORCE=1)")
 	if err := fs.Parse(args); err != nil {
@@ -236,7 +229,7 @@ func run(ctx context.Context, args []string) error {
 		o.CheckLock = lockChecker(*toolCache, c.goroot != "")
 	}
 	if o.Mode == release.ModeRelease {
-		if o.Steps, err = steps(os.Getenv, *toolCache); err != nil {
+		if o.Steps, err = steps(os.Getenv); err != nil {
 			return err
 		}
 		o.ExtraInputs = signstep.KeysFromEnv(os.Getenv).Files(o.ModuleDir)

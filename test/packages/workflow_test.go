@@ -1,4 +1,4 @@
-package goreleaser_test
+package packages_test
 
 import (
 	"os"

@@ -1,4 +1,4 @@
-package goreleaser
+package packages
 
 import (
 	"bytes"

@@ -7,7 +7,7 @@
 // It checks the archives' and packages' contents, the binaries' identity with a dist/bin built
 // by release/build (the release build itself), the checksums signature with `cosign
 // verify-blob`, and that two runs give the same checksums.txt.
-package goreleaser_test
+package packages_test
 
 import (
 	"archive/tar"
@@ -25,6 +25,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -36,6 +37,7 @@ import (
 	"github.com/cairn-iot/cairn/release"
 	"github.com/cairn-iot/cairn/release/build"
 	"github.com/cairn-iot/cairn/release/goreleaser"
+	"github.com/cairn-iot/cairn/release/packages"
 	"github.com/cairn-iot/cairn/release/sign"
 	"github.com/cairn-iot/cairn/release/signstep"
 	"github.com/cairn-iot/cairn/test/testenv"
@@ -60,14 +62,14 @@ func repoRoot(t *testing.T) string {
 	return dir
 }
 
-// fixture is the state shared by the subtests: one fixture repository, its dist/bin, and
-// two snapshot runs.
+// fixture is the state shared by the subtests: one fixture repository, its dist/bin, two
+// runs of packages.Write (out1, out2) and goreleaser's snapshot (gr).
 type fixture struct {
-	repo, bin  string
-	out1, out2 string
-	goroot     string
-	key        *ecdsa.PrivateKey
-	commit     string
+	repo, bin      string
+	out1, out2, gr string
+	goroot         string
+	key            *ecdsa.PrivateKey
+	commit         string
 }
 
 var (
@@ -97,14 +99,15 @@ func newFixture(root string) (*fixture, error) {
 	if err != nil {
 		return nil, err
 	}
-	tmp, err := os.MkdirTemp("", "cairn-goreleaser-test-")
+	tmp, err := os.MkdirTemp("", "cairn-packages-test-")
 	if err != nil {
 		return nil, err
 	}
 	// The fixture lives for the whole test binary; TestMain removes it.
 	cleanup = append(cleanup, tmp)
 	f := &fixture{repo: filepath.Join(tmp, "repo"), bin: filepath.Join(tmp, "bin"), goroot: goroot,
-		out1: filepath.Join(tmp, "run1", "goreleaser"), out2: filepath.Join(tmp, "run2", "goreleaser")}
+		out1: filepath.Join(tmp, "run1", "packages"), out2: filepath.Join(tmp, "run2", "packages"),
+		gr: filepath.Join(tmp, "goreleaser")}
 	if err := writeRepo(root, f.repo); err != nil {
 		return nil, err
 	}
@@ -126,11 +129,23 @@ func newFixture(root string) (*fixture, error) {
 		return nil, err
 	}
 	for _, out := range []string{f.out1, f.out2} {
-		if _, err := goreleaser.Snapshot(ctx, f.config(root, out)); err != nil {
+		if _, err := packages.Write(ctx, f.packages(out)); err != nil {
 			return nil, err
 		}
 	}
+	if _, err := goreleaser.Snapshot(ctx, f.config(root, f.gr)); err != nil {
+		return nil, err
+	}
 	return f, nil
+}
+
+func (f *fixture) packages(out string) packages.Config {
+	var names []string
+	for _, s := range release.Services {
+		names = append(names, s.Name)
+	}
+	return packages.Config{ModuleDir: f.repo, BinDir: f.bin, Binaries: names, Version: version,
+		Epoch: epoch, Out: out, Signer: f.key, GitEnv: os.Environ()}
 }
 
 func (f *fixture) config(root, out string) goreleaser.Config {
@@ -235,7 +250,7 @@ var wantFiles = []string{
 
 func TestOutputFiles(t *testing.T) {
 	f := setup(t)
-	for _, out := range []string{f.out1, f.out2} {
+	for _, out := range []string{f.out1, f.out2, f.gr} {
 		entries, err := os.ReadDir(out)
 		if err != nil {
 			t.Fatal(err)
@@ -249,7 +264,7 @@ func TestOutputFiles(t *testing.T) {
 		}
 	}
 	sums := read(t, filepath.Join(f.out1, "checksums.txt"))
-	arts, err := goreleaser.ParseChecksums(sums)
+	arts, err := packages.ParseChecksums(sums)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -279,15 +294,18 @@ func TestTwoRunsGiveTheSameChecksums(t *testing.T) {
 	}
 }
 
-func TestSnapshotRefusesExistingOutput(t *testing.T) {
+// goreleaser, building the binaries itself from .goreleaser.yaml, writes byte for byte what
+// the release writes: the config CI publishes with and package packages agree.
+func TestGoreleaserMakesTheSameBytes(t *testing.T) {
 	f := setup(t)
-	before := read(t, filepath.Join(f.out1, "checksums.txt"))
-	_, err := goreleaser.Snapshot(context.Background(), f.config(repoRoot(t), f.out1))
-	if err == nil || !strings.Contains(err.Error(), "already exists") {
-		t.Errorf("Snapshot(existing output) = %v, want an \"already exists\" error", err)
-	}
-	if !bytes.Equal(before, read(t, filepath.Join(f.out1, "checksums.txt"))) {
-		t.Error("Snapshot(existing output) changed the existing output")
+	for _, name := range wantFiles {
+		if name == "checksums.txt.sig" {
+			continue // ECDSA signatures are randomized
+		}
+		mine, theirs := read(t, filepath.Join(f.out1, name)), read(t, filepath.Join(f.gr, name))
+		if !bytes.Equal(mine, theirs) {
+			t.Errorf("%s: the release wrote sha256:%s (%d bytes), goreleaser sha256:%s (%d bytes); compare them with diffoscope", name, sha(mine), len(mine), sha(theirs), len(theirs))
+		}
 	}
 }
 
@@ -340,7 +358,7 @@ func TestArchives(t *testing.T) {
 			for _, s := range release.Services {
 				want = append(want, tarEntry{s.Name, 0o755, 0, 0, "root", "root", epochUnix})
 			}
-			// The config's order (goreleaser runs with --parallelism 1): files, then binaries.
+			// Files, then binaries in release.Services' order.
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("entries of %s mismatch (-want +got):\n%s", tt.file, diff)
 			}
@@ -497,23 +515,11 @@ func TestPublishDryRunSignsTheSameChecksums(t *testing.T) {
 	}
 }
 
-// The release step, as `go tool mage release` runs it: the staged dist/bin, the pinned
-// toolchain, the release key from COSIGN_KEY/COSIGN_PASSWORD, goreleaser from the tool cache,
-// and cairn-release as goreleaser's go, handing it the staged binaries (goreleaser.Prebuilt):
-// the checksums must be those of a snapshot where goreleaser built the binaries itself.
-func TestStepWritesDistGoreleaser(t *testing.T) {
+// The release step, as `go tool mage release` runs it: the staged dist/bin and the release
+// key from COSIGN_KEY/COSIGN_PASSWORD. Its checksums are those of packages.Write, and a
+// changed staged binary changes exactly the artifacts that hold it.
+func TestStepWritesDistPackages(t *testing.T) {
 	f := setup(t)
-	shim := filepath.Join(t.TempDir(), "cairn-release")
-	build := exec.Command(filepath.Join(f.goroot, "bin", "go"), "build", "-o", shim, "./release/cmd/cairn-release")
-	build.Dir = repoRoot(t)
-	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOTOOLCHAIN=local", "GOFLAGS=-mod=readonly")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building cairn-release: %v\n%s", err, out)
-	}
-	userCache, err := os.UserCacheDir()
-	if err != nil {
-		t.Fatal(err)
-	}
 	stage := t.TempDir()
 	for _, p := range []string{"linux_amd64", "linux_arm_v7"} {
 		if err := os.MkdirAll(filepath.Join(stage, "bin", p), 0o755); err != nil {
@@ -532,24 +538,25 @@ func TestStepWritesDistGoreleaser(t *testing.T) {
 	var log bytes.Buffer
 	s := &release.Stage{Dir: stage, ModuleDir: f.repo, GOROOT: f.goroot, Epoch: epoch,
 		Version: version, Commit: f.commit, Services: release.Services, Log: &log}
-	step := goreleaser.Step(signstep.Keys{KeyFile: keyFile, Password: "pw"}, os.Getenv,
-		goreleaser.StepOptions{ToolCache: filepath.Join(userCache, "cairn", "tools"), Shim: shim})
+	step := packages.Step(signstep.Keys{KeyFile: keyFile, Password: "pw"}, os.Getenv)
 	if err := step(context.Background(), s); err != nil {
-		t.Fatalf("goreleaser step: %v\nlog:\n%s", err, log.String())
+		t.Fatalf("packages step: %v\nlog:\n%s", err, log.String())
 	}
-	out := filepath.Join(stage, "goreleaser")
-	if !strings.Contains(log.String(), "goreleaser: snapshot") {
-		t.Errorf("step log %q, want the snapshot line", log.String())
+	out := filepath.Join(stage, packages.Dir)
+	for _, a := range wantFiles[1:5] {
+		if !strings.Contains(log.String(), "packages: "+a+" (") {
+			t.Errorf("step log %q, want a progress line for %s", log.String(), a)
+		}
 	}
 	if got, want := read(t, filepath.Join(out, "checksums.txt")), read(t, filepath.Join(f.out1, "checksums.txt")); !bytes.Equal(got, want) {
-		t.Errorf("the step's checksums.txt differs from Snapshot's:\nstep:\n%s\nsnapshot:\n%s", got, want)
+		t.Errorf("the step's checksums.txt differs from Write's:\nstep:\n%s\nWrite:\n%s", got, want)
 	}
 	if err := verifyBlob(f, repoRoot(t), out); err != nil {
 		t.Errorf("cosign verify-blob of the step's checksums.txt: %v", err)
 	}
 
-	// The archives hold the staged binaries, not goreleaser's own build of the tree: with one
-	// staged binary changed, its archive changes and nothing fails.
+	// The archives hold the staged binaries: with one changed, its archive and the .deb
+	// that holds it change, and nothing else.
 	marked := filepath.Join(stage, "bin", "linux_amd64", "cairn")
 	write(t, marked, append(read(t, marked), []byte("staged")...))
 	if err := os.RemoveAll(out); err != nil {
@@ -557,27 +564,21 @@ func TestStepWritesDistGoreleaser(t *testing.T) {
 	}
 	log.Reset()
 	if err := step(context.Background(), s); err != nil {
-		t.Fatalf("goreleaser step with a changed staged binary: %v\nlog:\n%s", err, log.String())
+		t.Fatalf("packages step with a changed staged binary: %v\nlog:\n%s", err, log.String())
 	}
-	sums, err := goreleaser.ParseChecksums(read(t, filepath.Join(out, "checksums.txt")))
+	sums, err := packages.ParseChecksums(read(t, filepath.Join(out, "checksums.txt")))
 	if err != nil {
 		t.Fatal(err)
 	}
-	before, _ := goreleaser.ParseChecksums(read(t, filepath.Join(f.out1, "checksums.txt")))
-	changed := map[string]bool{}
+	before, _ := packages.ParseChecksums(read(t, filepath.Join(f.out1, "checksums.txt")))
+	var changed []string
 	for i, a := range sums {
 		if a != before[i] {
-			changed[a.Name] = true
+			changed = append(changed, a.Name)
 		}
 	}
-	want := map[string]bool{"cairn_" + goreleaser.PackageVersion(version) + "_linux_amd64.tar.gz": true}
-	for name := range changed {
-		if strings.HasSuffix(name, "_amd64.deb") {
-			want[name] = true // the .deb holds the all-in-one too
-		}
-	}
-	if !changed["cairn_"+goreleaser.PackageVersion(version)+"_linux_amd64.tar.gz"] || len(changed) != len(want) {
-		t.Errorf("with dist/bin/linux_amd64/cairn changed, the artifacts that changed are %v; want the amd64 archive (and the amd64 .deb)", changed)
+	if want := []string{wantFiles[1], wantFiles[3]}; !slices.Equal(changed, want) {
+		t.Errorf("with dist/bin/linux_amd64/cairn changed, the artifacts that changed are %v, want %v", changed, want)
 	}
 }
 
