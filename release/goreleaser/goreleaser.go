@@ -162,8 +162,8 @@ func RewriteDist(config []byte, dist string) ([]byte, error) {
 }
 
 // Snapshot runs goreleaser in snapshot mode, checks its binaries against c.BinDir, signs
-// checksums.txt and writes CHANGELOG.md, and creates c.Out with the result. It returns the
-// artifacts listed in checksums.txt.
+// checksums.txt and writes CHANGELOG.md, and creates c.Out with the result: what Publish
+// would upload, to compare with dist/packages. It returns the artifacts of checksums.txt.
 func Snapshot(ctx context.Context, c Config) ([]packages.Artifact, error) {
 	if err := c.check(); err != nil {
 		return nil, err

@@ -10,7 +10,8 @@
 // (default dist.publish, which must not exist); if dist/bin exists (`go tool mage release` ran
 // first), goreleaser's binaries must equal it byte for byte.
 //
-// Snapshots are not made here: `go tool mage release` makes them, into dist/goreleaser.
+// A release does not run goreleaser: `go tool mage release` writes the same archives and
+// packages into dist/packages (release/packages).
 package main
 
 import (
