@@ -26,8 +26,8 @@ type Attached struct {
 }
 
 // Attach signs and attests the image index idx of the image called name: per subject (the
-// index, then each platform manifest) a simple-signing signature and two DSSE attestations,
-// the SBOM and the provenance, all signed by key. identity is the repository name written
+// index, then each platform manifest) a simple-signing signature and three DSSE
+// attestations, the SBOM in SPDX and in CycloneDX and the provenance, all signed by key. identity is the repository name written
 // into the signature payloads. The result is deterministic.
 func Attach(key *ecdsa.PrivateKey, b Build, name, identity string, idx v1.ImageIndex) (*Attached, error) {
 	idxDigest, err := idx.Digest()
@@ -71,7 +71,11 @@ func Attach(key *ecdsa.PrivateKey, b Build, name, identity string, idx v1.ImageI
 		if err != nil {
 			return nil, err
 		}
-		sbomStmt, err := NewStatement(name, s.digest, SPDXPredicateType, SBOM(name, s.digest, s.bins, b.Epoch))
+		sbomStmt, err := NewStatement(name, s.digest, SPDXPredicateType, SBOM(name, b.Version, s.digest, s.bins, b.Epoch))
+		if err != nil {
+			return nil, err
+		}
+		cdxStmt, err := NewStatement(name, s.digest, CycloneDXPredicateType, CycloneDXBOM(name, b.Version, s.digest, s.bins, b.Epoch))
 		if err != nil {
 			return nil, err
 		}
@@ -84,7 +88,7 @@ func Attach(key *ecdsa.PrivateKey, b Build, name, identity string, idx v1.ImageI
 			typ  string
 			stmt []byte
 			file string
-		}{{SPDXPredicateType, sbomStmt, "sbom.spdx.json"}, {ProvenancePredicateType, provStmt, "provenance.slsa.json"}} {
+		}{{SPDXPredicateType, sbomStmt, "sbom.spdx.json"}, {CycloneDXPredicateType, cdxStmt, "sbom.cdx.json"}, {ProvenancePredicateType, provStmt, "provenance.slsa.json"}} {
 			att, err := sign.NewAttestation(key, st.typ, st.stmt)
 			if err != nil {
 				return nil, err

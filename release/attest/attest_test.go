@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -53,7 +54,7 @@ func TestSBOMAndProvenanceReadBack(t *testing.T) {
 	}
 	d, _ := img.Digest()
 	want := attest.Describe(bins)
-	doc := attest.SBOM("things", d, bins, attesttest.Epoch)
+	doc := attest.SBOM("things", "v1.2.3", d, bins, attesttest.Epoch)
 	if doc.CreationInfo.Created != "2023-11-14T22:13:20Z" || !strings.HasSuffix(doc.DocumentNamespace, d.Hex) {
 		t.Errorf("SBOM created, namespace = %s, %s, want the epoch and a namespace ending in the digest", doc.CreationInfo.Created, doc.DocumentNamespace)
 	}
@@ -63,6 +64,29 @@ func TestSBOMAndProvenanceReadBack(t *testing.T) {
 	}
 	if !equalJSON(t, got, want) {
 		t.Errorf("SBOM(bins).Binaries() = %s, want %s", js(t, got), js(t, want))
+	}
+	bom := attest.CycloneDXBOM("things", "v1.2.3", d, bins, attesttest.Epoch)
+	got, err = bom.Binaries()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !equalJSON(t, got, want) {
+		t.Errorf("CycloneDXBOM(bins).Binaries() = %s, want %s", js(t, got), js(t, want))
+	}
+	if bom.Metadata.Timestamp != "2023-11-14T22:13:20Z" || !regexp.MustCompile(`^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`).MatchString(bom.SerialNumber) {
+		t.Errorf("CycloneDX timestamp, serial = %s, %s, want the epoch and a version 5 UUID", bom.Metadata.Timestamp, bom.SerialNumber)
+	}
+	other := attest.CycloneDXBOM("things", "v1.2.3", v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("0", 64)}, bins, attesttest.Epoch)
+	if other.SerialNumber == bom.SerialNumber {
+		t.Errorf("two subjects have the same serial number %s", bom.SerialNumber)
+	}
+	// Both SBOMs name the main module at the release version, for scanners.
+	wantPurl := "pkg:golang/" + bins[0].Info.Main.Path + "@v1.2.3"
+	if p := doc.Packages[0]; p.VersionInfo != "v1.2.3" || !strings.HasPrefix(p.ExternalRefs[0].ReferenceLocator, wantPurl) {
+		t.Errorf("SPDX binary package version %q, purl %q, want v1.2.3 and %s...", p.VersionInfo, p.ExternalRefs[0].ReferenceLocator, wantPurl)
+	}
+	if c := bom.Components[0]; c.Version != "v1.2.3" || !strings.HasPrefix(c.Purl, wantPurl) {
+		t.Errorf("CycloneDX binary component version %q, purl %q, want v1.2.3 and %s...", c.Version, c.Purl, wantPurl)
 	}
 	prov := attest.NewProvenance(attesttest.Build(), bins)
 	got, err = prov.Binaries()
@@ -98,8 +122,8 @@ func TestAttachIsDeterministic(t *testing.T) {
 	d1, d2 := filepath.Join(t.TempDir(), "a"), filepath.Join(t.TempDir(), "b")
 	_, a1 := writeRelease(t, d1)
 	_, a2 := writeRelease(t, d2)
-	if len(a1.Evidence) != 3 || len(a1.Files) != 6 {
-		t.Fatalf("Attach() = %d evidence, %d files, want 3 (index + 2 platforms) and 6", len(a1.Evidence), len(a1.Files))
+	if len(a1.Evidence) != 3 || len(a1.Files) != 9 {
+		t.Fatalf("Attach() = %d evidence, %d files, want 3 (index + 2 platforms) and 9", len(a1.Evidence), len(a1.Files))
 	}
 	for i := range a1.Files {
 		if a1.Files[i].Name != a2.Files[i].Name || !bytes.Equal(a1.Files[i].Data, a2.Files[i].Data) {
@@ -130,6 +154,7 @@ func TestCosignVerifiesLayout(t *testing.T) {
 		{"verify", "--local-image", dir, "--key", pubPath, "--insecure-ignore-tlog"},
 		{"verify-attestation", "--local-image", dir, "--key", pubPath, "--insecure-ignore-tlog", "--type", "slsaprovenance1"},
 		{"verify-attestation", "--local-image", dir, "--key", pubPath, "--insecure-ignore-tlog", "--type", "spdxjson"},
+		{"verify-attestation", "--local-image", dir, "--key", pubPath, "--insecure-ignore-tlog", "--type", "cyclonedx"},
 	} {
 		if out, err := attesttest.RunCosign(t, nil, args...); err != nil {
 			t.Errorf("cosign %s: %v\n%s", strings.Join(args, " "), err, out)

@@ -88,8 +88,10 @@ type SPDXRelationship struct {
 const tool = "Tool: cairn-release"
 
 // SBOM returns the SPDX 2.3 document of the binaries shipped in subject (an index or a
-// platform image) of the image called name.
-func SBOM(name string, subject v1.Hash, bins []Binary, epoch time.Time) *SPDX {
+// platform image) of the image called name, at the given release version: each binary's
+// package carries it, and its purl is the main module's at that version (MainPurl), so that
+// scanners can match it (the binary's own build information says "(devel)").
+func SBOM(name, version string, subject v1.Hash, bins []Binary, epoch time.Time) *SPDX {
 	date := epoch.UTC().Format(time.RFC3339)
 	doc := &SPDX{
 		SPDXVersion:       "SPDX-2.3",
@@ -116,10 +118,10 @@ func SBOM(name string, subject v1.Hash, bins []Binary, epoch time.Time) *SPDX {
 		}
 		binID := spdxID("Binary", b.Platform+b.Path)
 		add(SPDXPackage{
-			Name: b.Path, SPDXID: binID, VersionInfo: b.Info.Main.Version, DownloadLocation: "NOASSERTION",
+			Name: b.Path, SPDXID: binID, VersionInfo: version, DownloadLocation: "NOASSERTION",
 			Checksums:        []SPDXChecksum{{Algorithm: "SHA256", ChecksumValue: b.SHA256}},
 			LicenseConcluded: "NOASSERTION", LicenseDeclared: "NOASSERTION", CopyrightText: "NOASSERTION",
-			ExternalRefs:          []SPDXRef{purlRef(Purl(b.Info.Path, ""))},
+			ExternalRefs:          []SPDXRef{purlRef(MainPurl(b.Info.Main.Path, b.Info.Path, version))},
 			PrimaryPackagePurpose: "APPLICATION",
 			Comment:               "Go executable of package " + b.Info.Path + " for " + b.Platform,
 			Annotations:           anns,

@@ -7,17 +7,17 @@
 //   - signature: a cosign simple-signing signature in sha256-<hex>.sig verifies with the key
 //     and names exactly this digest (FAIL: unsigned image, wrong key, signature for another
 //     digest);
-//   - sbom, provenance: an SPDX and a SLSA provenance v1 attestation in sha256-<hex>.att whose
-//     DSSE envelopes verify with the key and whose in-toto subject is this digest (FAIL:
-//     missing, wrong key, provenance for another digest);
+//   - sbom, cyclonedx, provenance: an SPDX, a CycloneDX and a SLSA provenance v1 attestation
+//     in sha256-<hex>.att whose DSSE envelopes verify with the key and whose in-toto subject
+//     is this digest (FAIL: missing, wrong key, provenance for another digest);
 //
 // and for each platform image:
 //
 //   - layers: every layer's bytes match its digest and diff id (FAIL: tampered layer);
-//   - sbom matches binary, provenance matches binary: the Go build information embedded in
-//     each binary of the layers (toolchain, main module, every module with version and h1
-//     hash, every build setting, the file's SHA-256) equals what the index's and the
-//     platform's SBOM and provenance say, exactly.
+//   - sbom matches binary, cyclonedx matches binary, provenance matches binary: the Go build
+//     information embedded in each binary of the layers (toolchain, main module, every module
+//     with version and h1 hash, every build setting, the file's SHA-256) equals what the
+//     index's and the platform's SBOMs and provenance say, exactly.
 //
 // Optionally (Options.Rebuild) the provenance's commit is rebuilt and the index digest must
 // come out bit for bit the same. Nothing is trusted before its signature verifies.
@@ -233,6 +233,7 @@ func (a *auditor) check(name string, err error) bool {
 type evidence struct {
 	name string // the statements' subject name, the service
 	sbom *attest.SPDX
+	cdx  *attest.CycloneDX
 	prov *attest.Provenance
 }
 
@@ -284,6 +285,7 @@ func (a *auditor) run(ctx context.Context, o Options) {
 			}
 		}
 		a.check(plat+" sbom matches binary", compareDocs("SBOM", have, top.sbom, ev.sbom, func(s *attest.SPDX) ([]attest.SBOMBinary, error) { return s.Binaries() }))
+		a.check(plat+" cyclonedx matches binary", compareDocs("CycloneDX BOM", have, top.cdx, ev.cdx, func(c *attest.CycloneDX) ([]attest.SBOMBinary, error) { return c.Binaries() }))
 		a.check(plat+" provenance matches binary", compareDocs("provenance", have, top.prov, ev.prov, func(p *attest.Provenance) ([]attest.SBOMBinary, error) { return p.Binaries() }))
 	}
 	for mod := range mods {
@@ -390,13 +392,14 @@ func diffLists(what string, have, said []string) error {
 }
 
 // subject verifies the signature and the attestations of digest, adding checks named
-// "<label> signature", "<label> sbom" and "<label> provenance".
+// "<label> signature", "<label> sbom", "<label> cyclonedx" and "<label> provenance".
 func (a *auditor) subject(label string, d v1.Hash) evidence {
 	a.check(label+" signature", a.verifySignature(d))
 	var ev evidence
 	stmts, err := a.attestations(d)
 	if err != nil {
 		a.check(label+" sbom", err)
+		a.check(label+" cyclonedx", err)
 		a.check(label+" provenance", err)
 		return ev
 	}
@@ -404,6 +407,12 @@ func (a *auditor) subject(label string, d v1.Hash) evidence {
 		var doc attest.SPDX
 		if err := json.Unmarshal(st.Predicate, &doc); a.check(label+" sbom readable", err) {
 			ev.sbom = &doc
+		}
+	}
+	if st, err := pick(stmts, attest.CycloneDXPredicateType, d); a.check(label+" cyclonedx", err) {
+		var doc attest.CycloneDX
+		if err := json.Unmarshal(st.Predicate, &doc); a.check(label+" cyclonedx readable", err) {
+			ev.cdx = &doc
 		}
 	}
 	if st, err := pick(stmts, attest.ProvenancePredicateType, d); a.check(label+" provenance", err) {

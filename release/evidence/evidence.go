@@ -52,6 +52,7 @@ const (
 // "<suffix>" for the index, "<os>_<arch>[_<variant>].<suffix>" per platform.
 var fileSuffix = map[string]string{
 	attest.SPDXPredicateType:       "sbom.spdx.json",
+	attest.CycloneDXPredicateType:  "sbom.cdx.json",
 	attest.ProvenancePredicateType: "provenance.slsa.json",
 }
 
