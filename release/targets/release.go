@@ -121,6 +121,9 @@ func runPinnedGo(ctx context.Context, what string, args func(goroot string) []st
 	if err != nil {
 		return fmt.Errorf("getting the pinned toolchain %s: %w", l.Go.Version, err)
 	}
+	// go run says nothing while it compiles: on a first release, with GOCACHE empty, that is
+	// half a minute.
+	fmt.Fprintf(os.Stderr, "%s: compiling it with %s and running it (go run)\n", what, l.Go.Version)
 	cmd := exec.CommandContext(ctx, filepath.Join(goroot, "bin", "go"), args(goroot)...)
 	cmd.Dir = dir
 	cmd.Env = assemblerEnv(os.Environ())
