@@ -90,7 +90,8 @@ func evidence(t *testing.T, key *ecdsa.PrivateKey, svc string, idx v1.ImageIndex
 			typ  string
 			pred any
 		}{
-			{attest.SPDXPredicateType, attest.SBOM(svc, s, binsOf[i], attesttest.Epoch)},
+			{attest.SPDXPredicateType, attest.SBOM(svc, attesttest.Build().Version, s, binsOf[i], attesttest.Epoch)},
+			{attest.CycloneDXPredicateType, attest.CycloneDXBOM(svc, attesttest.Build().Version, s, binsOf[i], attesttest.Epoch)},
 			{attest.ProvenancePredicateType, attest.NewProvenance(attesttest.Build(), binsOf[i])},
 		} {
 			raw, err := attest.NewStatement(svc, s, p.typ, p.pred)
@@ -314,6 +315,38 @@ func TestPushVerifyAudit(t *testing.T) {
 			t.Fatal(err)
 		}
 		wantFail(t, runAudit(t, prefix+"/badsbom:v1.2.3", key), "sbom matches binary", "github.com/google/go-containerregistry@v0.0.1")
+	})
+
+	t.Run("cyclonedx disagrees with the binary", func(t *testing.T) {
+		bad := writeDist(t, key, "badcdx", func(subject int, typ string, st *attest.Statement) {
+			if typ != attest.CycloneDXPredicateType {
+				return
+			}
+			var doc attest.CycloneDX
+			json.Unmarshal(st.Predicate, &doc)
+			for i, c := range doc.Components {
+				if c.Name == "github.com/google/go-containerregistry" {
+					doc.Components[i].Version = "v0.0.1"
+				}
+			}
+			st.Predicate, _ = json.Marshal(doc)
+		})
+		if _, err := push.Dist(ctx, bad, prefix, push.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		wantFail(t, runAudit(t, prefix+"/badcdx:v1.2.3", key), "cyclonedx matches binary", "github.com/google/go-containerregistry@v0.0.1")
+	})
+
+	t.Run("cyclonedx for another digest", func(t *testing.T) {
+		bad := writeDist(t, key, "badcdxsubject", func(subject int, typ string, st *attest.Statement) {
+			if typ == attest.CycloneDXPredicateType && subject == 1 {
+				st.Subject[0].Digest["sha256"] = strings.Repeat("0", 64)
+			}
+		})
+		if _, err := push.Dist(ctx, bad, prefix, push.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		wantFail(t, runAudit(t, prefix+"/badcdxsubject:v1.2.3", key), "linux/amd64 cyclonedx", "for another digest")
 	})
 
 	t.Run("provenance for another digest", func(t *testing.T) {
