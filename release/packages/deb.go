@@ -19,9 +19,9 @@ import (
 type Deb struct {
 	Name, Version, Arch string
 	// ArchVariant is written as Architecture-Variant if set (nfpm's amd64v1 for GOAMD64=v1).
-	ArchVariant                                     string
+	ArchVariant                                      string
 	Section, Priority, License, Maintainer, Homepage string
-	Depends                                         []string
+	Depends                                          []string
 	// Description is the synopsis, a newline, and the long description.
 	Description string
 	// Files are installed at their Name, an absolute path; Config ones are conffiles.

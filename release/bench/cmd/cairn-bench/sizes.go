@@ -130,4 +130,3 @@ func (c *config) baselineSizes(ctx context.Context, epoch time.Time) (map[string
 	}
 	return out, nil
 }
-
