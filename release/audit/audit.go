@@ -60,8 +60,10 @@ type Report struct {
 	Version   string   `json:"version,omitempty"`
 	Toolchain string   `json:"toolchain,omitempty"`
 	Modules   []string `json:"modules,omitempty"`
-	Checks    []Check  `json:"checks"`
-	Pass      bool     `json:"pass"`
+	// Verdict is the verified rebuild verdict, when Options.VerifierKey was given.
+	Verdict string  `json:"verdict,omitempty"`
+	Checks  []Check `json:"checks"`
+	Pass    bool    `json:"pass"`
 }
 
 // Failed returns the failed checks.
@@ -83,6 +85,9 @@ func (r *Report) Text(w io.Writer) error {
 	fmt.Fprintf(&b, "commit:    %s\n", r.Commit)
 	fmt.Fprintf(&b, "version:   %s\n", r.Version)
 	fmt.Fprintf(&b, "toolchain: %s\n", r.Toolchain)
+	if r.Verdict != "" {
+		fmt.Fprintf(&b, "verdict:   %s\n", r.Verdict)
+	}
 	fmt.Fprintf(&b, "modules:   %d\n", len(r.Modules))
 	for _, m := range r.Modules {
 		fmt.Fprintf(&b, "  %s\n", m)
@@ -133,6 +138,9 @@ type Options struct {
 	NameOptions []name.Option
 	// Rebuild, when set, rebuilds the provenance's commit and compares the index digest.
 	Rebuild Rebuilder
+	// VerifierKey, when set, is the public key of a rebuild verifier: the index must carry a
+	// rebuild verdict (package vsa) signed by it, and the report shows what it says.
+	VerifierKey *ecdsa.PublicKey
 }
 
 // source is where an image and its cosign tags are read from.
@@ -153,7 +161,7 @@ func Audit(ctx context.Context, ref string, o Options) (*Report, error) {
 		return nil, err
 	}
 	r := &Report{Ref: ref}
-	a := &auditor{r: r, key: o.Key, src: src}
+	a := &auditor{r: r, key: o.Key, verifier: o.VerifierKey, src: src}
 	a.run(ctx, o)
 	r.Pass = len(r.Checks) > 0 && len(r.Failed()) == 0
 	return r, nil
@@ -215,9 +223,10 @@ func (s *registry) image(tag string) (v1.Image, error) {
 }
 
 type auditor struct {
-	r   *Report
-	key *ecdsa.PublicKey
-	src source
+	r        *Report
+	key      *ecdsa.PublicKey
+	verifier *ecdsa.PublicKey // nil: no verdict asked for
+	src      source
 }
 
 func (a *auditor) check(name string, err error) bool {
@@ -254,6 +263,9 @@ func (a *auditor) run(ctx context.Context, o Options) {
 		return
 	}
 	top := a.subject("index", d)
+	if a.verifier != nil {
+		a.verdict(d)
+	}
 	if top.prov != nil {
 		ep := top.prov.BuildDefinition.ExternalParameters
 		a.r.Commit, a.r.Version = ep.Commit, ep.Version

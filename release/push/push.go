@@ -16,6 +16,7 @@ package push
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -29,7 +30,9 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/cairn-iot/cairn/release/attest"
 	"github.com/cairn-iot/cairn/release/sign"
+	"github.com/cairn-iot/cairn/release/vsa"
 )
 
 // Backoff is the retry schedule of transient registry errors: 1s, 2s, 4s, 8s, 16s.
@@ -52,6 +55,10 @@ type Options struct {
 	Log io.Writer
 	// Backoff overrides the retry schedule (tests); zero means Backoff.
 	Backoff remote.Backoff
+	// Verdicts, if set, is a directory of signed rebuild verdicts (<svc>.intoto.json, as
+	// `cairn-release verify -vsa-key` writes them): each is added to its index's
+	// attestations, after the release's own.
+	Verdicts string
 }
 
 // Pushed is what was pushed for one service.
@@ -113,8 +120,12 @@ func Dist(ctx context.Context, distDir, prefix string, o Options) ([]Pushed, err
 		if err != nil {
 			return nil, fmt.Errorf("pushing %s: %w", img.Name, err)
 		}
-		if d, err := idx.Digest(); err != nil || d.String() != img.Index {
+		d, err := idx.Digest()
+		if err != nil || d.String() != img.Index {
 			return nil, fmt.Errorf("pushing %s: dist/cosign/%s holds index %v, release.json says %s; rerun `go tool mage release`", img.Name, img.Name, d, img.Index)
+		}
+		if _, err := verdictFor(o.Verdicts, img.Name, d); err != nil {
+			return nil, fmt.Errorf("pushing %s: %w", img.Name, err)
 		}
 		repo, err := name.NewRepository(prefix+"/"+img.Name, o.NameOptions...)
 		if err != nil {
@@ -184,6 +195,17 @@ func Image(ctx context.Context, lay *sign.Layout, svc string, repo name.Reposito
 			if err != nil {
 				return nil, fmt.Errorf("pushing %s: reading %s: %w", svc, tag, err)
 			}
+			if s == d && suffix == sign.AttestationSuffix && img != nil {
+				env, err := verdictFor(o.Verdicts, svc, d)
+				if err != nil {
+					return nil, fmt.Errorf("pushing %s: %w", svc, err)
+				}
+				if env != nil {
+					if img, err = withVerdict(img, env); err != nil {
+						return nil, fmt.Errorf("pushing %s: %w", svc, err)
+					}
+				}
+			}
 			if img == nil {
 				if s == d {
 					return nil, fmt.Errorf("pushing %s: the layout has no %s; the release is not signed (run `go tool mage release`)", svc, tag)
@@ -214,4 +236,42 @@ func Image(ctx context.Context, lay *sign.Layout, svc string, repo name.Reposito
 	ref := repo.Digest(d.String()).String()
 	logf("pushed %s (tags %v) with %d signatures and attestations", ref, tags, len(evidence))
 	return &Pushed{Service: svc, Ref: ref, Tags: tags}, nil
+}
+
+// verdictFor reads the rebuild verdict of svc in dir (nil if there is none) and checks that
+// it is a verdict about digest: one for another image is an error, not a silent attachment.
+func verdictFor(dir, svc string, digest v1.Hash) ([]byte, error) {
+	if dir == "" {
+		return nil, nil
+	}
+	file := filepath.Join(dir, svc+".intoto.json")
+	env, err := os.ReadFile(file)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	_, payload, err := sign.ParseEnvelope(env)
+	if err != nil {
+		return nil, fmt.Errorf("rebuild verdict %s: %w", file, err)
+	}
+	var st attest.Statement
+	if err := json.Unmarshal(payload, &st); err != nil || st.PredicateType != vsa.PredicateType || len(st.Subject) == 0 || st.Subject[0].Digest[digest.Algorithm] != digest.Hex {
+		return nil, fmt.Errorf("rebuild verdict %s is not a verdict about %s (run `go tool mage verify` with CAIRN_VSA_KEY again)", file, digest)
+	}
+	return env, nil
+}
+
+// withVerdict returns the attestation image att with the verdict env added as a last layer.
+func withVerdict(att v1.Image, env []byte) (v1.Image, error) {
+	layers, err := sign.Layers(att)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := att.ConfigFile()
+	if err != nil {
+		return nil, err
+	}
+	return sign.Image(append(layers, vsa.Layer(env)), cfg.Created.Time)
 }

@@ -222,6 +222,7 @@ func TestPushVerifyAudit(t *testing.T) {
 			{"verify", "--key", pubFile, "--allow-insecure-registry", "--insecure-ignore-tlog", ref},
 			{"verify-attestation", "--key", pubFile, "--allow-insecure-registry", "--insecure-ignore-tlog", "--type", "slsaprovenance1", ref},
 			{"verify-attestation", "--key", pubFile, "--allow-insecure-registry", "--insecure-ignore-tlog", "--type", "spdxjson", ref},
+			{"verify-attestation", "--key", pubFile, "--allow-insecure-registry", "--insecure-ignore-tlog", "--type", "cyclonedx", ref},
 		} {
 			if out, err := attesttest.RunCosign(t, nil, args...); err != nil {
 				t.Errorf("cosign %s: %v\n%s", strings.Join(args, " "), err, out)

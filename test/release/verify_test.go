@@ -14,8 +14,12 @@ import (
 	"strings"
 	"testing"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
 	"github.com/cairn-iot/cairn/release"
+	"github.com/cairn-iot/cairn/release/sign"
 	"github.com/cairn-iot/cairn/release/source"
+	"github.com/cairn-iot/cairn/release/vsa"
 	"github.com/cairn-iot/cairn/test/testenv"
 )
 
@@ -173,9 +177,46 @@ func TestFullReleaseOfTheRealServices(t *testing.T) {
 			t.Errorf("skopeo inspect oci:dist/oci:%s: %v\n%s", im.Name, err, out)
 		}
 	}
-	text := run("verify", "-C", snap, "-dist", dist, "-goroot", pinnedGOROOT(t), "-json", filepath.Join(work, "verify.json"))
+	args := []string{"verify", "-C", snap, "-dist", dist, "-goroot", pinnedGOROOT(t), "-json", filepath.Join(work, "verify.json")}
+	// A verifier's key: a signed rebuild verdict per image, unless the tree is dirty (a dirty
+	// release is not what its commit builds; CI's tree is clean).
+	verifier, err := sign.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !info.Dirty {
+		pem, err := sign.MarshalPrivateKey(verifier, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keyFile := filepath.Join(work, "verifier.key")
+		if err := os.WriteFile(keyFile, pem, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, "-vsa-key", keyFile)
+	} else {
+		t.Log("the work tree is dirty: no rebuild verdicts to check")
+	}
+	text := run(args...)
 	if !strings.Contains(text, "PASS release "+info.Version) {
 		t.Errorf("verify did not pass:\n%s", text)
+	}
+	if info.Dirty {
+		return
+	}
+	for _, im := range rec.Images {
+		env, err := os.ReadFile(filepath.Join(work, "dist.vsa", im.Name+".intoto.json"))
+		if err != nil {
+			t.Fatalf("rebuild verdict of %s: %v", im.Name, err)
+		}
+		d, _ := v1.NewHash(im.Index)
+		p, err := vsa.Read(&verifier.PublicKey, env, d)
+		if err != nil {
+			t.Fatalf("rebuild verdict of %s: %v", im.Name, err)
+		}
+		if want := "bit-identical rebuild of commit " + info.Commit + " with toolchain " + rec.Toolchain; p.Policy.Name != want {
+			t.Errorf("verdict of %s: policy %q, want %q", im.Name, p.Policy.Name, want)
+		}
 	}
 }
 

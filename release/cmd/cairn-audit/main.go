@@ -1,6 +1,6 @@
 // Command cairn-audit verifies a Cairn image and traces it back to its sources, without mage:
 //
-//	cairn-audit --key cosign.pub [--json] [--rebuild [--repo DIR]] [--insecure] REF
+//	cairn-audit --key cosign.pub [--verifier-key verifier.pub] [--json] [--rebuild [--repo DIR]] [--insecure] REF
 //
 // REF is a registry reference by tag or digest (ghcr.io/cairn-iot/things:v1.2.3,
 // ...@sha256:...), or an OCI layout: oci:DIR, oci:DIR:NAME or a directory holding one
@@ -21,6 +21,7 @@ package main
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"errors"
 	"flag"
 	"fmt"
@@ -50,8 +51,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	rebuild := fs.Bool("rebuild", false, "rebuild the provenance's commit and compare the index digest")
 	repo := fs.String("repo", ".", "git repository to rebuild from (with --rebuild)")
 	insecure := fs.Bool("insecure", false, "allow a plain-HTTP registry")
+	verifierKey := fs.String("verifier-key", "", "require a rebuild verdict signed by this verifier's public key, and show it")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: cairn-audit --key cosign.pub [--json] [--rebuild [--repo DIR]] [--insecure] REF")
+		fmt.Fprintln(stderr, "usage: cairn-audit --key cosign.pub [--verifier-key verifier.pub] [--json] [--rebuild [--repo DIR]] [--insecure] REF")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -61,23 +63,24 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		fs.Usage()
 		return 2
 	}
-	code, err := audit1(ctx, fs.Arg(0), *keyFile, *asJSON, *rebuild, *repo, *insecure, stdout, stderr)
+	code, err := audit1(ctx, fs.Arg(0), *keyFile, *verifierKey, *asJSON, *rebuild, *repo, *insecure, stdout, stderr)
 	if err != nil {
 		fmt.Fprintln(stderr, "cairn-audit:", err)
 	}
 	return code
 }
 
-func audit1(ctx context.Context, ref, keyFile string, asJSON, rebuild bool, repo string, insecure bool, stdout, stderr io.Writer) (int, error) {
-	data, err := os.ReadFile(keyFile)
+func audit1(ctx context.Context, ref, keyFile, verifierKey string, asJSON, rebuild bool, repo string, insecure bool, stdout, stderr io.Writer) (int, error) {
+	key, err := publicKey(keyFile)
 	if err != nil {
-		return 2, fmt.Errorf("reading the public key: %w", err)
-	}
-	key, err := sign.ParsePublicKey(data)
-	if err != nil {
-		return 2, fmt.Errorf("%s: %w", keyFile, err)
+		return 2, err
 	}
 	o := audit.Options{Key: key}
+	if verifierKey != "" {
+		if o.VerifierKey, err = publicKey(verifierKey); err != nil {
+			return 2, err
+		}
+	}
 	if insecure {
 		o.NameOptions = append(o.NameOptions, name.Insecure)
 	}
@@ -100,4 +103,16 @@ func audit1(ctx context.Context, ref, keyFile string, asJSON, rebuild bool, repo
 		return 1, errors.New("FAIL")
 	}
 	return 0, nil
+}
+
+func publicKey(file string) (*ecdsa.PublicKey, error) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("reading the public key: %w", err)
+	}
+	key, err := sign.ParsePublicKey(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	return key, nil
 }

@@ -69,6 +69,7 @@ import (
 	"github.com/cairn-iot/cairn/release/evidence"
 	"github.com/cairn-iot/cairn/release/signstep"
 	"github.com/cairn-iot/cairn/release/source"
+	"github.com/cairn-iot/cairn/release/vsa"
 )
 
 func main() {
@@ -253,6 +254,9 @@ func verify(ctx context.Context, args []string) error {
 	var c common
 	c.register(fs)
 	jsonOut := fs.String("json", "", "write the report as JSON here (default <dist>.verify.json)")
+	vsaKey := fs.String("vsa-key", os.Getenv("CAIRN_VSA_KEY"), "sign a rebuild verdict (SLSA VSA) per image rebuilt bit for bit with this cosign key (also CAIRN_VSA_KEY)")
+	vsaOut := fs.String("vsa-out", "", "where the verdicts go (default <dist>.vsa)")
+	verifierID := fs.String("verifier-id", "", "the verdicts' verifier id (default "+vsa.DefaultVerifierID+")")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err}
 	}
@@ -349,6 +353,22 @@ func verify(ctx context.Context, args []string) error {
 	}
 	if err := os.WriteFile(*jsonOut, append(b, '\n'), 0o644); err != nil {
 		return fmt.Errorf("writing the JSON report: %w", err)
+	}
+	if *vsaKey != "" {
+		rebuilt, err := release.LoadRecord(filepath.Join(work, "dist", release.RecordFile))
+		if err != nil {
+			return err
+		}
+		if *vsaOut == "" {
+			*vsaOut = c.dist + ".vsa"
+		}
+		files, err := verdicts(rep, rec, rebuilt, *vsaKey, *verifierID, *vsaOut, time.Now())
+		if err != nil {
+			return err
+		}
+		for _, f := range files {
+			fmt.Fprintf(os.Stderr, "verify: rebuild verdict %s\n", f)
+		}
 	}
 	if !rep.Pass {
 		return fmt.Errorf("verify FAILED: the rebuild or the evidence beside the images differs from %s (report: %s)", c.dist, *jsonOut)

@@ -1,0 +1,96 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/cairn-iot/cairn/release"
+	"github.com/cairn-iot/cairn/release/sign"
+	"github.com/cairn-iot/cairn/release/vsa"
+)
+
+// verdicts writes a signed rebuild verdict (package vsa) into outDir for each image of rec
+// that the rebuild (its record: rebuilt) made bit for bit, as the report's image checks say,
+// signed with the verifier's key in keyFile (a cosign private key; password in
+// CAIRN_VSA_PASSWORD). A dirty release gets none: it is not what its commit builds. It
+// returns the files written.
+func verdicts(rep *release.Report, rec, rebuilt *release.Record, keyFile, verifierID, outDir string, now time.Time) ([]string, error) {
+	if rec.Dirty {
+		return nil, fmt.Errorf("no rebuild verdicts: release %s was built from a dirty tree, not from commit %s alone", rec.Version, rec.Commit)
+	}
+	data, err := os.ReadFile(keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("reading the verifier's key: %w", err)
+	}
+	key, err := sign.ParsePrivateKey(data, []byte(os.Getenv("CAIRN_VSA_PASSWORD")))
+	if err != nil {
+		return nil, fmt.Errorf("reading the verifier's key %s: %w (password from CAIRN_VSA_PASSWORD)", keyFile, err)
+	}
+	again := map[string]string{}
+	for _, im := range rebuilt.Images {
+		again[im.Name] = im.Index
+	}
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return nil, err
+	}
+	var written []string
+	for _, im := range rec.Images {
+		if !imagePassed(rep, im.Name) {
+			fmt.Fprintf(os.Stderr, "verify: no rebuild verdict for %s: it did not rebuild bit for bit\n", im.Name)
+			continue
+		}
+		v := vsa.Verdict{Name: im.Name, Repository: release.DefaultRepository, Commit: rec.Commit, Toolchain: rec.Toolchain,
+			VerifierID: verifierID, Time: now}
+		if v.Index, err = v1.NewHash(im.Index); err != nil {
+			return written, err
+		}
+		if v.Rebuilt, err = v1.NewHash(again[im.Name]); err != nil {
+			return written, fmt.Errorf("the rebuild's record has no index for %s: %w", im.Name, err)
+		}
+		for _, p := range im.Platforms {
+			h, err := v1.NewHash(p.Manifest)
+			if err != nil {
+				return written, err
+			}
+			v.Manifests = append(v.Manifests, h)
+		}
+		env, err := v.Sign(key)
+		if err != nil {
+			return written, err
+		}
+		f := filepath.Join(outDir, im.Name+".intoto.json")
+		if err := writeAtomic(f, append(env, '\n')); err != nil {
+			return written, err
+		}
+		written = append(written, f)
+	}
+	return written, nil
+}
+
+// imagePassed reports whether every check of the image called name passed (and there was one).
+func imagePassed(rep *release.Report, name string) bool {
+	n := 0
+	for _, c := range rep.Checks {
+		if c.Name == "image "+name || strings.HasPrefix(c.Name, "image "+name+" ") {
+			if !c.Pass || c.Skipped {
+				return false
+			}
+			n++
+		}
+	}
+	return n > 0
+}
+
+// writeAtomic writes b to a temporary sibling of name and renames it into place.
+func writeAtomic(name string, b []byte) error {
+	tmp := name + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, name)
+}
