@@ -43,6 +43,10 @@
 // Flags (verify):
 //
 //	-json file        also write the report as JSON (default <dist>.verify.json)
+//	-vsa-key file     sign a rebuild verdict (SLSA VSA v1, package vsa) per image rebuilt bit
+//	                  for bit with this cosign key (also CAIRN_VSA_KEY; its password in
+//	                  CAIRN_VSA_PASSWORD) into -vsa-out (default <dist>.vsa/<svc>.intoto.json)
+//	-verifier-id uri  the verdicts' verifier id
 //
 // Exit status: 0 on success (verify: PASS), 1 on failure (verify: FAIL or error), 2 on usage.
 package main
