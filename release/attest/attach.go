@@ -19,11 +19,25 @@ type File struct {
 }
 
 // Attached is the evidence of one image: cosign images for the index and each platform
-// manifest (index first, then the platforms in index order), and the plain JSON copies.
+// manifest (index first, then the platforms in index order), the plain JSON copies, and the
+// same signature and statements as Sigstore bundles.
 type Attached struct {
 	Evidence []sign.Evidence
 	Files    []File
+	Bundles  []Bundle
 }
+
+// Bundle is one signature or attestation as a Sigstore bundle v0.3, for a referrer of
+// Subject; Name is its file name in dist/bundles/<svc>/.
+type Bundle struct {
+	Subject       v1.Hash
+	PredicateType string
+	Name          string
+	Data          []byte
+}
+
+// BundleSuffix ends a bundle's file name.
+const BundleSuffix = ".sigstore.json"
 
 // Attach signs and attests the image index idx of the image called name: per subject (the
 // index, then each platform manifest) a simple-signing signature and three DSSE
@@ -83,6 +97,15 @@ func Attach(key *ecdsa.PrivateKey, b Build, name, identity string, idx v1.ImageI
 		if err != nil {
 			return nil, err
 		}
+		sigStmt, err := sign.SignatureStatement(s.digest)
+		if err != nil {
+			return nil, err
+		}
+		sigBundle, err := sign.NewBundle(key, sigStmt)
+		if err != nil {
+			return nil, err
+		}
+		out.Bundles = append(out.Bundles, Bundle{s.digest, sign.CosignSignPredicateType, s.file + "signature" + BundleSuffix, sigBundle})
 		var atts []sign.Layer
 		for _, st := range []struct {
 			typ  string
@@ -94,6 +117,11 @@ func Attach(key *ecdsa.PrivateKey, b Build, name, identity string, idx v1.ImageI
 				return nil, err
 			}
 			atts = append(atts, att)
+			bundle, err := sign.NewBundle(key, st.stmt)
+			if err != nil {
+				return nil, err
+			}
+			out.Bundles = append(out.Bundles, Bundle{s.digest, st.typ, s.file + strings.TrimSuffix(st.file, ".json") + BundleSuffix, bundle})
 			var pretty bytes.Buffer
 			if err := json.Indent(&pretty, st.stmt, "", "  "); err != nil {
 				return nil, fmt.Errorf("attesting %s: %w", name, err)

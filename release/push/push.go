@@ -55,10 +55,18 @@ type Options struct {
 	Log io.Writer
 	// Backoff overrides the retry schedule (tests); zero means Backoff.
 	Backoff remote.Backoff
-	// Verdicts, if set, is a directory of signed rebuild verdicts (<svc>.intoto.json, as
-	// `cairn-release verify -vsa-key` writes them): each is added to its index's
-	// attestations, after the release's own.
+	// Verdicts, if set, is a directory of signed rebuild verdicts (<svc>.intoto.json and
+	// <svc>.sigstore.json, as `cairn-release verify -vsa-key` writes them): each is added to
+	// its index's legacy attestations, after the release's own, and as a referrer beside the
+	// release's bundles.
 	Verdicts string
+	// Bundles, if set, is dist/bundles: <svc>/*.sigstore.json are pushed as OCI 1.1
+	// referrers of their subjects, created at Created (the release epoch). Dist sets both.
+	Bundles string
+	Created time.Time
+	// NoLegacy drops cosign's legacy sha256-<hex>.sig and .att tags: the bundles alone.
+	// NoBundles drops the bundles: the legacy tags alone, as releases before them.
+	NoLegacy, NoBundles bool
 }
 
 // Pushed is what was pushed for one service.
@@ -72,6 +80,7 @@ type Pushed struct {
 type record struct {
 	Version string `json:"version"`
 	Dirty   bool   `json:"dirty"`
+	Epoch   int64  `json:"epoch"`
 	Images  []struct {
 		Name  string `json:"name"`
 		Index string `json:"index"`
@@ -133,6 +142,17 @@ func Dist(ctx context.Context, distDir, prefix string, o Options) ([]Pushed, err
 		}
 		jobs = append(jobs, job{img.Name, lay, repo})
 	}
+	if o.Bundles == "" && !o.NoBundles {
+		o.Bundles, o.Created = filepath.Join(distDir, "bundles"), time.Unix(rec.Epoch, 0)
+	}
+	if o.NoLegacy && o.NoBundles {
+		return nil, errors.New("pushing without the legacy tags and without the bundles would push no signature: keep one")
+	}
+	if o.NoLegacy {
+		if _, err := os.Stat(o.Bundles); err != nil {
+			return nil, fmt.Errorf("pushing without the legacy tags needs the release's bundles: %w; rerun `go tool mage release`", err)
+		}
+	}
 	var out []Pushed
 	for _, j := range jobs {
 		p, err := Image(ctx, j.lay, j.svc, j.repo, Tags(rec.Version), o)
@@ -182,13 +202,39 @@ func Image(ctx context.Context, lay *sign.Layout, svc string, repo name.Reposito
 	if err := remote.WriteIndex(repo.Digest(d.String()), idx, ropts...); err != nil {
 		return nil, fmt.Errorf("pushing %s index %s: %w", svc, d, err)
 	}
-	// 2. Signatures and attestations, by digest.
+	// 2. Signatures and attestations: the bundles as referrers, then the legacy images by digest.
+	var refs []*sign.Referrer
+	if o.Bundles != "" && !o.NoBundles {
+		if refs, err = referrers(filepath.Join(o.Bundles, svc), idx, o.Created); err != nil {
+			return nil, fmt.Errorf("pushing %s: %w", svc, err)
+		}
+		if o.Verdicts != "" {
+			// The verdict as a bundle too, for the verifiers that read only referrers.
+			if _, err := os.Stat(filepath.Join(o.Verdicts, svc+attest.BundleSuffix)); err == nil {
+				subjects, err := descriptors(idx)
+				if err != nil {
+					return nil, fmt.Errorf("pushing %s: %w", svc, err)
+				}
+				r, err := referrerOf(filepath.Join(o.Verdicts, svc+attest.BundleSuffix), subjects, o.Created)
+				if err != nil {
+					return nil, fmt.Errorf("pushing %s: %w", svc, err)
+				}
+				refs = append(refs, r)
+			}
+		}
+		if err := pushReferrers(repo, refs, ropts); err != nil {
+			return nil, fmt.Errorf("pushing %s: %w", svc, err)
+		}
+	}
 	type tagged struct {
 		tag string
 		img v1.Image
 	}
 	var evidence []tagged
 	for _, s := range subjects {
+		if o.NoLegacy {
+			break
+		}
 		for _, suffix := range []string{sign.SignatureSuffix, sign.AttestationSuffix} {
 			tag := sign.Tag(s, suffix)
 			img, err := lay.Image(tag)
@@ -234,7 +280,7 @@ func Image(ctx context.Context, lay *sign.Layout, svc string, repo name.Reposito
 		}
 	}
 	ref := repo.Digest(d.String()).String()
-	logf("pushed %s (tags %v) with %d signatures and attestations", ref, tags, len(evidence))
+	logf("pushed %s (tags %v) with %d Sigstore bundles as referrers and %d legacy signature and attestation images", ref, tags, len(refs), len(evidence))
 	return &Pushed{Service: svc, Ref: ref, Tags: tags}, nil
 }
 

@@ -78,6 +78,10 @@ func (k Keys) Load(moduleDir string, logf func(string, ...any)) (*ecdsa.PrivateK
 // Identity is the repository written into signature payloads (cosign does not check it).
 func Identity(svc string) string { return release.DefaultRepository + "/" + svc }
 
+// BundlesDir is the directory of dist/ holding each image's Sigstore bundles, one file per
+// signature and attestation (attest.Bundle), that push attaches as OCI 1.1 referrers.
+const BundlesDir = "bundles"
+
 // Step returns the release step that signs and attests with keys.
 func Step(keys Keys) release.Step {
 	return func(ctx context.Context, s *release.Stage) error {
@@ -119,8 +123,17 @@ func Step(keys Keys) release.Step {
 					return fmt.Errorf("signing %s: %w", svc.Name, err)
 				}
 			}
+			bdir := filepath.Join(s.Dir, BundlesDir, svc.Name)
+			if err := os.MkdirAll(bdir, 0o755); err != nil {
+				return fmt.Errorf("signing %s: %w", svc.Name, err)
+			}
+			for _, b := range a.Bundles {
+				if err := os.WriteFile(filepath.Join(bdir, b.Name), b.Data, 0o644); err != nil {
+					return fmt.Errorf("signing %s: %w", svc.Name, err)
+				}
+			}
 			d, _ := idx.Digest()
-			logf("signed %s %s: dist/cosign/%s, dist/attestations/%s", svc.Name, d, svc.Name, svc.Name)
+			logf("signed %s %s: dist/cosign/%s, dist/attestations/%s, dist/bundles/%s", svc.Name, d, svc.Name, svc.Name, svc.Name)
 		}
 		return nil
 	}

@@ -49,15 +49,16 @@ func newKey(t *testing.T) (*ecdsa.PrivateKey, string) {
 // tamper changes one statement before it is signed: subject 0 is the index, then platforms.
 type tamper func(subject int, predicateType string, st *attest.Statement)
 
-// evidence signs and attests idx like attest.Attach, letting a test tamper with statements.
-func evidence(t *testing.T, key *ecdsa.PrivateKey, svc string, idx v1.ImageIndex, tw tamper) []sign.Evidence {
+// evidence signs and attests idx like attest.Attach, letting a test tamper with statements;
+// the Sigstore bundles come only untampered.
+func evidence(t *testing.T, key *ecdsa.PrivateKey, svc string, idx v1.ImageIndex, tw tamper) ([]sign.Evidence, []attest.Bundle) {
 	t.Helper()
 	if tw == nil {
 		a, err := attest.Attach(key, attesttest.Build(), svc, "cairn/"+svc, idx)
 		if err != nil {
 			t.Fatal(err)
 		}
-		return a.Evidence
+		return a.Evidence, a.Bundles
 	}
 	d, _ := idx.Digest()
 	m, err := idx.IndexManifest()
@@ -123,7 +124,7 @@ func evidence(t *testing.T, key *ecdsa.PrivateKey, svc string, idx v1.ImageIndex
 		}
 		out = append(out, sign.Evidence{Subject: s, Signatures: sigImg, Attestations: attImg})
 	}
-	return out
+	return out, nil
 }
 
 // writeDist writes a signed fixture release of svc (version v1.2.3) into a new dist dir.
@@ -131,11 +132,23 @@ func writeDist(t *testing.T, key *ecdsa.PrivateKey, svc string, tw tamper) strin
 	t.Helper()
 	dist := t.TempDir()
 	idx := attesttest.Index(t, svc)
-	if err := sign.WriteLayout(filepath.Join(dist, "cosign", svc), svc, idx, evidence(t, key, svc, idx, tw)); err != nil {
+	ev, bundles := evidence(t, key, svc, idx, tw)
+	if err := sign.WriteLayout(filepath.Join(dist, "cosign", svc), svc, idx, ev); err != nil {
 		t.Fatal(err)
 	}
+	if len(bundles) > 0 {
+		dir := filepath.Join(dist, "bundles", svc)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range bundles {
+			if err := os.WriteFile(filepath.Join(dir, b.Name), b.Data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 	d, _ := idx.Digest()
-	rec := map[string]any{"version": "v1.2.3", "images": []map[string]string{{"name": svc, "index": d.String()}}}
+	rec := map[string]any{"version": "v1.2.3", "epoch": attesttest.Epoch.Unix(), "images": []map[string]string{{"name": svc, "index": d.String()}}}
 	data, _ := json.Marshal(rec)
 	if err := os.WriteFile(filepath.Join(dist, "release.json"), data, 0o644); err != nil {
 		t.Fatal(err)
@@ -194,7 +207,9 @@ func TestPushVerifyAudit(t *testing.T) {
 	dist := writeDist(t, key, "things", nil)
 	prefix := host + "/cairn"
 
-	pushed, err := push.Dist(ctx, dist, prefix, push.Options{})
+	// The legacy tags alone, as cosign v2 and admission controllers such as
+	// policy-controller read them (TestBundlesAsReferrers pushes the bundles).
+	pushed, err := push.Dist(ctx, dist, prefix, push.Options{NoBundles: true})
 	if err != nil {
 		t.Fatalf("push.Dist() = %v", err)
 	}
@@ -231,7 +246,7 @@ func TestPushVerifyAudit(t *testing.T) {
 	})
 
 	t.Run("re-push changes nothing", func(t *testing.T) {
-		if _, err := push.Dist(ctx, dist, prefix, push.Options{}); err != nil {
+		if _, err := push.Dist(ctx, dist, prefix, push.Options{NoBundles: true}); err != nil {
 			t.Fatal(err)
 		}
 		after := snapshot(t, repo)

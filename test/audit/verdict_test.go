@@ -42,17 +42,30 @@ func writeVerdict(t *testing.T, svc string, index *v1.Hash) (dir string, pubFile
 	if err != nil {
 		t.Fatal(err)
 	}
+	st, err := v.Statement()
+	if err != nil {
+		t.Fatal(err)
+	}
+	bundle, err := sign.NewBundle(key, st)
+	if err != nil {
+		t.Fatal(err)
+	}
 	dir = t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, svc+".intoto.json"), env, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, svc+".sigstore.json"), bundle, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return dir, pubFile
 }
 
 // A rebuild verdict pushed with the release is found by the audit with the verifier's key
-// and by stock cosign, and changes nothing for a verifier of the release key alone.
+// and by stock cosign (v3 among the referrers, v2 among the legacy attestations of a push
+// without bundles), and changes nothing for a verifier of the release key alone.
 func TestRebuildVerdict(t *testing.T) {
 	attesttest.Cosign(t)
+	attesttest.Cosign3(t)
 	host := testenv.Registry(t)
 	key, pubFile := newKey(t)
 	prefix := host + "/verdict"
@@ -61,7 +74,11 @@ func TestRebuildVerdict(t *testing.T) {
 	if _, err := push.Dist(ctx, dist, prefix, push.Options{Verdicts: verdicts}); err != nil {
 		t.Fatalf("push.Dist(with verdicts) = %v", err)
 	}
+	if _, err := push.Dist(ctx, dist, host+"/verdict-legacy", push.Options{Verdicts: verdicts, NoBundles: true}); err != nil {
+		t.Fatalf("push.Dist(with verdicts, no bundles) = %v", err)
+	}
 	ref := prefix + "/things:v1.2.3"
+	legacyRef := host + "/verdict-legacy/things:v1.2.3"
 	verifier := readPub(t, verifierPub)
 
 	r, err := audit.Audit(ctx, ref, audit.Options{Key: &key.PublicKey, VerifierKey: verifier})
@@ -76,12 +93,16 @@ func TestRebuildVerdict(t *testing.T) {
 	if r := runAudit(t, ref, key); !r.Pass {
 		t.Errorf("Audit(release key only) failed with a verdict among the attestations: %v", r.Failed())
 	}
-	for _, args := range [][]string{
-		{"verify-attestation", "--key", verifierPub, "--allow-insecure-registry", "--insecure-ignore-tlog", "--type", vsa.PredicateType, ref},
-		{"verify-attestation", "--key", pubFile, "--allow-insecure-registry", "--insecure-ignore-tlog", "--type", "slsaprovenance1", ref},
+	for _, c := range []struct {
+		run  func(testing.TB, []string, ...string) (string, error)
+		args []string
+	}{
+		{attesttest.RunCosign3, []string{"verify-attestation", "--key", verifierPub, "--allow-insecure-registry", "--insecure-ignore-tlog", "--type", vsa.PredicateType, ref}},
+		{attesttest.RunCosign, []string{"verify-attestation", "--key", verifierPub, "--allow-insecure-registry", "--insecure-ignore-tlog", "--type", vsa.PredicateType, legacyRef}},
+		{attesttest.RunCosign, []string{"verify-attestation", "--key", pubFile, "--allow-insecure-registry", "--insecure-ignore-tlog", "--type", "slsaprovenance1", legacyRef}},
 	} {
-		if out, err := attesttest.RunCosign(t, nil, args...); err != nil {
-			t.Errorf("cosign %s: %v\n%s", strings.Join(args, " "), err, out)
+		if out, err := c.run(t, nil, c.args...); err != nil {
+			t.Errorf("cosign %s: %v\n%s", strings.Join(c.args, " "), err, out)
 		}
 	}
 

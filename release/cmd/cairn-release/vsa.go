@@ -10,6 +10,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/cairn-iot/cairn/release"
+	"github.com/cairn-iot/cairn/release/attest"
 	"github.com/cairn-iot/cairn/release/sign"
 	"github.com/cairn-iot/cairn/release/vsa"
 )
@@ -63,11 +64,26 @@ func verdicts(rep *release.Report, rec, rebuilt *release.Record, keyFile, verifi
 		if err != nil {
 			return written, err
 		}
-		f := filepath.Join(outDir, im.Name+".intoto.json")
-		if err := writeAtomic(f, append(env, '\n')); err != nil {
+		st, err := v.Statement()
+		if err != nil {
 			return written, err
 		}
-		written = append(written, f)
+		bundle, err := sign.NewBundle(key, st)
+		if err != nil {
+			return written, err
+		}
+		// The DSSE envelope (the legacy attestations) and the same statement as a Sigstore
+		// bundle (the referrers).
+		for _, f := range []struct {
+			name string
+			data []byte
+		}{{im.Name + ".intoto.json", append(env, '\n')}, {im.Name + attest.BundleSuffix, bundle}} {
+			path := filepath.Join(outDir, f.name)
+			if err := writeAtomic(path, f.data); err != nil {
+				return written, err
+			}
+			written = append(written, path)
+		}
 	}
 	return written, nil
 }
