@@ -30,16 +30,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 
-	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
 	"github.com/cairn-iot/cairn/release/attest"
 	"github.com/cairn-iot/cairn/release/sign"
@@ -60,6 +56,9 @@ type Report struct {
 	Version   string   `json:"version,omitempty"`
 	Toolchain string   `json:"toolchain,omitempty"`
 	Modules   []string `json:"modules,omitempty"`
+	// Formats says, per subject (index, platform), which evidence the audit read:
+	// FormatBundles when the image has Sigstore bundles, else FormatLegacy.
+	Formats map[string]string `json:"formats,omitempty"`
 	// Verdict is the verified rebuild verdict, when Options.VerifierKey was given.
 	Verdict string  `json:"verdict,omitempty"`
 	Checks  []Check `json:"checks"`
@@ -87,6 +86,9 @@ func (r *Report) Text(w io.Writer) error {
 	fmt.Fprintf(&b, "toolchain: %s\n", r.Toolchain)
 	if r.Verdict != "" {
 		fmt.Fprintf(&b, "verdict:   %s\n", r.Verdict)
+	}
+	for _, label := range sortedKeys(r.Formats) {
+		fmt.Fprintf(&b, "evidence:  %s from %s\n", label, r.Formats[label])
 	}
 	fmt.Fprintf(&b, "modules:   %d\n", len(r.Modules))
 	for _, m := range r.Modules {
@@ -143,13 +145,6 @@ type Options struct {
 	VerifierKey *ecdsa.PublicKey
 }
 
-// source is where an image and its cosign tags are read from.
-type source interface {
-	index() (v1.ImageIndex, error)
-	// image returns the image tagged tag beside the index, nil if there is none.
-	image(tag string) (v1.Image, error)
-}
-
 // Audit checks the image named ref. The error is for an audit that cannot start (a
 // malformed reference); everything about the image itself is a Check in the report.
 func Audit(ctx context.Context, ref string, o Options) (*Report, error) {
@@ -165,61 +160,6 @@ func Audit(ctx context.Context, ref string, o Options) (*Report, error) {
 	a.run(ctx, o)
 	r.Pass = len(r.Checks) > 0 && len(r.Failed()) == 0
 	return r, nil
-}
-
-// Open parses ref: "oci:DIR", "oci:DIR:NAME", a directory holding an OCI layout, or a
-// registry reference by tag or digest.
-func Open(ctx context.Context, ref string, o Options) (source, error) {
-	if dir, ok := strings.CutPrefix(ref, "oci:"); ok {
-		nameInLayout := ""
-		if _, err := os.Stat(filepath.Join(dir, "oci-layout")); err != nil {
-			if i := strings.LastIndex(dir, ":"); i > 0 {
-				dir, nameInLayout = dir[:i], dir[i+1:]
-			}
-		}
-		return openLayout(dir, nameInLayout)
-	}
-	if fi, err := os.Stat(filepath.Join(ref, "oci-layout")); err == nil && !fi.IsDir() {
-		return openLayout(ref, "")
-	}
-	r, err := name.ParseReference(ref, o.NameOptions...)
-	if err != nil {
-		return nil, fmt.Errorf("audit: expected an image reference (REGISTRY/REPO:TAG, REGISTRY/REPO@sha256:..., oci:DIR), found %q: %w", ref, err)
-	}
-	ropts := append([]remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(authn.DefaultKeychain)}, o.Remote...)
-	return &registry{ref: r, opts: ropts}, nil
-}
-
-type layoutSource struct {
-	l    *sign.Layout
-	name string
-}
-
-func openLayout(dir, nameInLayout string) (source, error) {
-	l, err := sign.OpenLayout(dir)
-	if err != nil {
-		return nil, fmt.Errorf("audit: %w", err)
-	}
-	return &layoutSource{l: l, name: nameInLayout}, nil
-}
-
-func (s *layoutSource) index() (v1.ImageIndex, error)      { return s.l.Index(s.name) }
-func (s *layoutSource) image(tag string) (v1.Image, error) { return s.l.Image(tag) }
-
-type registry struct {
-	ref  name.Reference
-	opts []remote.Option
-}
-
-func (s *registry) index() (v1.ImageIndex, error) { return remote.Index(s.ref, s.opts...) }
-
-func (s *registry) image(tag string) (v1.Image, error) {
-	img, err := remote.Image(s.ref.Context().Tag(tag), s.opts...)
-	var te *transport.Error
-	if errors.As(err, &te) && te.StatusCode == 404 {
-		return nil, nil
-	}
-	return img, err
 }
 
 type auditor struct {
@@ -403,12 +343,37 @@ func diffLists(what string, have, said []string) error {
 	return fmt.Errorf("%ss differ: the binary has [%s], the document says [%s]", what, strings.Join(onlyBinary, "; "), strings.Join(onlyDoc, "; "))
 }
 
+// statements verifies the signature of d and returns its verified attestation statements:
+// from the Sigstore bundles attached to d if there are any (then only from them), else from
+// the legacy tags. The report says which format each subject's evidence came from.
+func (a *auditor) statements(label string, d v1.Hash) ([]*attest.Statement, error) {
+	bundles, err := a.src.bundles(d)
+	if err != nil {
+		a.check(label+" bundles", err)
+	}
+	if a.r.Formats == nil {
+		a.r.Formats = map[string]string{}
+	}
+	if len(bundles) == 0 {
+		a.r.Formats[label] = FormatLegacy
+		a.check(label+" signature", a.verifySignature(d))
+		return a.attestations(d)
+	}
+	a.r.Formats[label] = FormatBundles
+	sigErr, stmts, err := a.fromBundles(d, bundles)
+	a.check(label+" bundles", err)
+	a.check(label+" signature", sigErr)
+	if len(stmts) == 0 {
+		return nil, fmt.Errorf("attestations do not verify: none of the %d bundles of %s holds an attestation signed by the given key", len(bundles), d)
+	}
+	return stmts, nil
+}
+
 // subject verifies the signature and the attestations of digest, adding checks named
 // "<label> signature", "<label> sbom", "<label> cyclonedx" and "<label> provenance".
 func (a *auditor) subject(label string, d v1.Hash) evidence {
-	a.check(label+" signature", a.verifySignature(d))
 	var ev evidence
-	stmts, err := a.attestations(d)
+	stmts, err := a.statements(label, d)
 	if err != nil {
 		a.check(label+" sbom", err)
 		a.check(label+" cyclonedx", err)
@@ -538,4 +503,13 @@ func pick(stmts []*attest.Statement, predicateType string, d v1.Hash) (*attest.S
 		return nil, fmt.Errorf("no verified %s attestation", predicateType)
 	}
 	return nil, fmt.Errorf("the %s attestation is for another digest: its subject is %s, the image is %s", predicateType, strings.Join(others, ", "), d)
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }

@@ -11,7 +11,7 @@ import (
 )
 
 // verdict checks for a rebuild verdict about the index d signed by the verifier's key among
-// the index's attestations, and records what it says. Verdicts signed by another key, or
+// the index's legacy attestations, then among its bundles, and records what it says. Verdicts signed by another key, or
 // about another image, do not count.
 func (a *auditor) verdict(d v1.Hash) {
 	a.check("index rebuild verdict", a.findVerdict(d))
@@ -23,12 +23,11 @@ func (a *auditor) findVerdict(d v1.Hash) error {
 	if err != nil {
 		return fmt.Errorf("reading %s: %w", tag, err)
 	}
-	if img == nil {
-		return fmt.Errorf("no attestations: %s is missing for %s", tag, d)
-	}
-	layers, err := sign.Layers(img)
-	if err != nil {
-		return err
+	var layers []sign.Layer
+	if img != nil {
+		if layers, err = sign.Layers(img); err != nil {
+			return err
+		}
 	}
 	var errs []error
 	for _, l := range layers {
@@ -43,8 +42,25 @@ func (a *auditor) findVerdict(d v1.Hash) error {
 		a.r.Verdict = fmt.Sprintf("%s: %s by %s at %s", p.VerificationResult, p.Policy.Name, p.Verifier.ID, p.TimeVerified)
 		return nil
 	}
+	bundles, err := a.src.bundles(d)
+	if err != nil {
+		return err
+	}
+	for _, f := range bundles {
+		st := unverified(f.data)
+		if f.subject != d || st == nil || st.PredicateType != vsa.PredicateType {
+			continue
+		}
+		p, err := vsa.ReadBundle(a.verifier, f.data, d)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		a.r.Verdict = fmt.Sprintf("%s: %s by %s at %s", p.VerificationResult, p.Policy.Name, p.Verifier.ID, p.TimeVerified)
+		return nil
+	}
 	if len(errs) == 0 {
-		return fmt.Errorf("no rebuild verdict among the attestations of %s (push it with the verifier's files: `push -verdicts DIR`)", d)
+		return fmt.Errorf("no rebuild verdict among the attestations of %s (`go tool mage push` takes dist.vsa/)", d)
 	}
 	return fmt.Errorf("no rebuild verdict signed by the verifier's key: %w", errors.Join(errs...))
 }

@@ -142,6 +142,19 @@ func Read(pub *ecdsa.PublicKey, envelope []byte, digest v1.Hash) (*Predicate, er
 	if pt != sign.InTotoPayloadType {
 		return nil, fmt.Errorf("rebuild verdict: payload type %q, want %q", pt, sign.InTotoPayloadType)
 	}
+	return read(payload, digest)
+}
+
+// ReadBundle is Read for the verdict as a Sigstore bundle.
+func ReadBundle(pub *ecdsa.PublicKey, bundle []byte, digest v1.Hash) (*Predicate, error) {
+	payload, err := sign.VerifyBundle(pub, bundle)
+	if err != nil {
+		return nil, fmt.Errorf("rebuild verdict: %w", err)
+	}
+	return read(payload, digest)
+}
+
+func read(payload []byte, digest v1.Hash) (*Predicate, error) {
 	var st attest.Statement
 	if err := json.Unmarshal(payload, &st); err != nil {
 		return nil, fmt.Errorf("rebuild verdict: %w", err)

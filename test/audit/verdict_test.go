@@ -106,6 +106,18 @@ func TestRebuildVerdict(t *testing.T) {
 		}
 	}
 
+	t.Run("the verdict among the bundles alone", func(t *testing.T) {
+		if _, err := push.Dist(ctx, dist, host+"/verdict-bundles", push.Options{Verdicts: verdicts, NoLegacy: true}); err != nil {
+			t.Fatal(err)
+		}
+		r, err := audit.Audit(ctx, host+"/verdict-bundles/things:v1.2.3", audit.Options{Key: &key.PublicKey, VerifierKey: verifier})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !r.Pass || !strings.Contains(r.Verdict, "PASSED: bit-identical rebuild") {
+			t.Errorf("Audit(bundles only) = pass %v, verdict %q, failed %v", r.Pass, r.Verdict, r.Failed())
+		}
+	})
 	t.Run("another verifier's key", func(t *testing.T) {
 		_, otherPub := newKey(t)
 		r, err := audit.Audit(ctx, ref, audit.Options{Key: &key.PublicKey, VerifierKey: readPub(t, otherPub)})
