@@ -14,14 +14,16 @@ import (
 
 // Push pushes the signed release in dist/ to REGISTRY/PREFIX: every service's index, its
 // platform images, signatures and attestations to REGISTRY/PREFIX/<svc>, by digest first and
-// tags last (the version, and latest for a vX.Y.Z release). The rebuild verdicts that `go
+// tags last (the version, and latest for a vX.Y.Z release). Signatures and attestations go
+// both as Sigstore bundles (OCI 1.1 referrers) and as cosign's legacy tags; CAIRN_NO_LEGACY=1
+// drops the legacy tags. The rebuild verdicts that `go
 // tool mage verify` signed with CAIRN_VSA_KEY (dist.vsa/) go with the index's attestations.
 // Credentials come from the Docker config and its credential helpers.
 func Push(ctx context.Context, repository string) error {
 	if repository == "" {
 		return errors.New("push: expected a destination REGISTRY/PREFIX, e.g. `go tool mage push ghcr.io/cairn-iot`")
 	}
-	o := push.Options{Log: os.Stdout}
+	o := push.Options{Log: os.Stdout, NoLegacy: os.Getenv("CAIRN_NO_LEGACY") == "1"}
 	if fi, err := os.Stat("dist.vsa"); err == nil && fi.IsDir() {
 		fmt.Println("push: adding the rebuild verdicts of dist.vsa/")
 		o.Verdicts = "dist.vsa"

@@ -218,3 +218,35 @@ func rawSize(t *testing.T, idx v1.ImageIndex) int64 {
 	}
 	return n
 }
+
+// The bundle files of dist/bundles are what stock cosign v3 verifies offline as blob
+// attestations: the blob is the manifest the statement is about (here, the index).
+func TestBundleFilesVerifyAsBlobAttestations(t *testing.T) {
+	attesttest.Cosign3(t)
+	key, pubFile := newKey(t)
+	dist := writeDist(t, key, "things", nil)
+	raw, err := attesttest.Index(t, "things").RawManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	blob := filepath.Join(t.TempDir(), "index.json")
+	if err := os.WriteFile(blob, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for kind, typ := range map[string]string{"sbom.spdx": "spdxjson", "sbom.cdx": "cyclonedx", "provenance.slsa": "slsaprovenance1"} {
+		bundle := filepath.Join(dist, "bundles", "things", kind+".sigstore.json")
+		args := []string{"verify-blob-attestation", "--bundle", bundle, "--key", pubFile, "--type", typ, "--insecure-ignore-tlog", blob}
+		if out, err := attesttest.RunCosign3(t, nil, args...); err != nil {
+			t.Errorf("cosign v3 %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	// Another blob is refused.
+	other := filepath.Join(t.TempDir(), "other.json")
+	if err := os.WriteFile(other, append(raw, ' '), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := []string{"verify-blob-attestation", "--bundle", filepath.Join(dist, "bundles", "things", "sbom.spdx.sigstore.json"), "--key", pubFile, "--type", "spdxjson", "--insecure-ignore-tlog", other}
+	if out, err := attesttest.RunCosign3(t, nil, args...); err == nil {
+		t.Errorf("cosign v3 verified a bundle against another blob:\n%s", out)
+	}
+}
