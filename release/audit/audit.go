@@ -32,6 +32,7 @@ import (
 	"io"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -39,6 +40,7 @@ import (
 
 	"github.com/cairn-iot/cairn/release/attest"
 	"github.com/cairn-iot/cairn/release/sign"
+	"github.com/cairn-iot/cairn/release/vsa"
 )
 
 // Check is one verified property.
@@ -56,6 +58,9 @@ type Report struct {
 	Version   string   `json:"version,omitempty"`
 	Toolchain string   `json:"toolchain,omitempty"`
 	Modules   []string `json:"modules,omitempty"`
+	// Rebuilt is what a passing rebuild found, for a rebuild verdict (RebuildVerdict);
+	// nil without a rebuild, or when it did not give the same index.
+	Rebuilt *vsa.Verdict `json:"-"`
 	// Formats says, per subject (index, platform), which evidence the audit read:
 	// FormatBundles when the image has Sigstore bundles, else FormatLegacy.
 	Formats map[string]string `json:"formats,omitempty"`
@@ -163,10 +168,11 @@ func Audit(ctx context.Context, ref string, o Options) (*Report, error) {
 }
 
 type auditor struct {
-	r        *Report
-	key      *ecdsa.PublicKey
-	verifier *ecdsa.PublicKey // nil: no verdict asked for
-	src      source
+	r         *Report
+	manifests []v1.Hash // the index's platform manifests, in order
+	key       *ecdsa.PublicKey
+	verifier  *ecdsa.PublicKey // nil: no verdict asked for
+	src       source
 }
 
 func (a *auditor) check(name string, err error) bool {
@@ -216,6 +222,7 @@ func (a *auditor) run(ctx context.Context, o Options) {
 		if desc.Platform != nil {
 			plat = desc.Platform.String()
 		}
+		a.manifests = append(a.manifests, desc.Digest)
 		ev := a.subject(plat, desc.Digest)
 		img, err := idx.Image(desc.Digest)
 		if err != nil {
@@ -260,7 +267,21 @@ func (a *auditor) rebuild(ctx context.Context, rb Rebuilder, top evidence, want 
 	if err == nil && got != want {
 		err = fmt.Errorf("rebuilding %s at %s gave index %s, the image is %s: not reproducible from its sources", svc, ep.Commit, got, want)
 	}
-	a.check("rebuild", err)
+	if a.check("rebuild", err) {
+		a.r.Rebuilt = &vsa.Verdict{Name: svc, Repository: ep.Repository, Commit: ep.Commit, Toolchain: a.r.Toolchain,
+			Index: want, Rebuilt: got, Manifests: a.manifests}
+	}
+}
+
+// RebuildVerdict is the rebuild verdict of a passing audit with a rebuild, by verifierID at
+// now, to sign (vsa.Verdict.Sign); an error if the audit failed or rebuilt nothing.
+func (r *Report) RebuildVerdict(verifierID string, now time.Time) (*vsa.Verdict, error) {
+	if !r.Pass || r.Rebuilt == nil {
+		return nil, fmt.Errorf("no rebuild verdict for %s: the audit did not pass a rebuild", r.Ref)
+	}
+	v := *r.Rebuilt
+	v.VerifierID, v.Time = verifierID, now
+	return &v, nil
 }
 
 // compareDocs checks that what the index-level and subject-level documents say about the

@@ -53,6 +53,9 @@ func TestBundlesAsReferrers(t *testing.T) {
 			}
 			ref := prefix + "/things:v1.2.3"
 			verify3(t, pubFile, ref, true)
+			if r := runAudit(t, ref, key); !r.Pass || r.Formats["index"] != audit.FormatBundles {
+				t.Errorf("Audit(%s) = pass %v, formats %v, failed %v; want a pass from the bundles", ref, r.Pass, r.Formats, r.Failed())
+			}
 			// cosign v2.6.5 also prefers the bundles when a registry has them, and then asks for
 			// a trusted root, which an empty one satisfies (the key is the trust).
 			root := filepath.Join(t.TempDir(), "trusted_root.json")
@@ -71,6 +74,9 @@ func TestBundlesAsReferrers(t *testing.T) {
 			}
 			ref = legacyFree + "/things:v1.2.3"
 			verify3(t, pubFile, ref, true)
+			if r := runAudit(t, ref, key); !r.Pass {
+				t.Errorf("Audit(%s, bundles alone) failed: %v", ref, r.Failed())
+			}
 			repo, err := name.NewRepository(legacyFree + "/things")
 			if err != nil {
 				t.Fatal(err)

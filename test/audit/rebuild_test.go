@@ -8,12 +8,14 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/cairn-iot/cairn/lock"
 	"github.com/cairn-iot/cairn/release/audit"
 	"github.com/cairn-iot/cairn/release/sign"
+	"github.com/cairn-iot/cairn/release/vsa"
 	"github.com/cairn-iot/cairn/test/testenv"
 )
 
@@ -83,6 +85,20 @@ func TestRebuild(t *testing.T) {
 	}
 	if c := r.Checks[len(r.Checks)-1]; c.Name != "rebuild" || !c.Pass {
 		t.Errorf("last check = %+v, want a passing rebuild", c)
+	}
+	// The passing rebuild is a verdict a verifier can sign.
+	verdict, err := r.RebuildVerdict("https://verifier.example", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	verifier, _ := newKey(t)
+	env, err := verdict.Sign(verifier)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, _ := v1.NewHash(r.Digest)
+	if p, err := vsa.Read(&verifier.PublicKey, env, d); err != nil || !strings.Contains(p.Policy.Name, commit) {
+		t.Errorf("the rebuild verdict reads back as %+v, %v; want one about commit %s", p, err, commit)
 	}
 
 	r, err = audit.Audit(ctx, ref, audit.Options{Key: pub, Rebuild: func(_ context.Context, in audit.RebuildInput) (v1.Hash, error) {

@@ -1,6 +1,6 @@
 // Command cairn-audit verifies a Cairn image and traces it back to its sources, without mage:
 //
-//	cairn-audit --key cosign.pub [--verifier-key verifier.pub] [--json] [--rebuild [--repo DIR]] [--insecure] REF
+//	cairn-audit --key cosign.pub [--verifier-key verifier.pub] [--json] [--rebuild [--repo DIR] [--vsa-key K]] [--insecure] REF
 //
 // REF is a registry reference by tag or digest (ghcr.io/cairn-iot/things:v1.2.3,
 // ...@sha256:...), or an OCI layout: oci:DIR, oci:DIR:NAME or a directory holding one
@@ -13,7 +13,11 @@
 // with --rebuild checks out the provenance's commit in a temporary worktree of --repo
 // (default .), rebuilds it and compares the index digest (see package audit for the exact
 // checks). It prints the commit, toolchain and modules and PASS or FAIL per check, as text
-// or with --json as JSON.
+// or with --json as JSON. With --vsa-key, a passing rebuild is written down as a signed rebuild
+// verdict (SLSA VSA v1, package vsa) in --vsa-out, which `push` attaches; --verifier-key
+// requires such a verdict on the image and shows it. The evidence is read from the Sigstore
+// bundles (OCI 1.1 referrers) when the image has them, else from cosign's legacy tags; the
+// report says which.
 //
 // Exit status: 0 when every check passes, 1 when one fails (its reason is printed), 2 on
 // usage errors.
@@ -28,10 +32,13 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 
+	"github.com/cairn-iot/cairn/release/attest"
 	"github.com/cairn-iot/cairn/release/audit"
 	"github.com/cairn-iot/cairn/release/sign"
 )
@@ -43,55 +50,66 @@ func main() {
 	os.Exit(code)
 }
 
+// flags are cairn-audit's options.
+type flags struct {
+	key, verifierKey, repo string
+	vsaKey, vsaOut         string
+	asJSON, rebuild        bool
+	insecure               bool
+}
+
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	fs := flag.NewFlagSet("cairn-audit", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	keyFile := fs.String("key", getenv("COSIGN_PUBLIC_KEY"), "cosign public key (default $COSIGN_PUBLIC_KEY)")
-	asJSON := fs.Bool("json", false, "print the report as JSON")
-	rebuild := fs.Bool("rebuild", false, "rebuild the provenance's commit and compare the index digest")
-	repo := fs.String("repo", ".", "git repository to rebuild from (with --rebuild)")
-	insecure := fs.Bool("insecure", false, "allow a plain-HTTP registry")
-	verifierKey := fs.String("verifier-key", "", "require a rebuild verdict signed by this verifier's public key, and show it")
+	var f flags
+	fs.StringVar(&f.key, "key", getenv("COSIGN_PUBLIC_KEY"), "cosign public key (default $COSIGN_PUBLIC_KEY)")
+	fs.BoolVar(&f.asJSON, "json", false, "print the report as JSON")
+	fs.BoolVar(&f.rebuild, "rebuild", false, "rebuild the provenance's commit and compare the index digest")
+	fs.StringVar(&f.repo, "repo", ".", "git repository to rebuild from (with --rebuild)")
+	fs.BoolVar(&f.insecure, "insecure", false, "allow a plain-HTTP registry")
+	fs.StringVar(&f.verifierKey, "verifier-key", "", "require a rebuild verdict signed by this verifier's public key, and show it")
+	fs.StringVar(&f.vsaKey, "vsa-key", getenv("CAIRN_VSA_KEY"), "with --rebuild: sign a rebuild verdict (SLSA VSA) with this cosign key when the rebuild matches (password in CAIRN_VSA_PASSWORD)")
+	fs.StringVar(&f.vsaOut, "vsa-out", ".", "directory of the verdict files (<svc>.intoto.json, <svc>.sigstore.json)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: cairn-audit --key cosign.pub [--verifier-key verifier.pub] [--json] [--rebuild [--repo DIR]] [--insecure] REF")
+		fmt.Fprintln(stderr, "usage: cairn-audit --key cosign.pub [--verifier-key verifier.pub] [--json] [--rebuild [--repo DIR] [--vsa-key verifier.key]] [--insecure] REF")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	if fs.NArg() != 1 || *keyFile == "" {
+	if fs.NArg() != 1 || f.key == "" || (f.vsaKey != "" && !f.rebuild) {
 		fs.Usage()
 		return 2
 	}
-	code, err := audit1(ctx, fs.Arg(0), *keyFile, *verifierKey, *asJSON, *rebuild, *repo, *insecure, stdout, stderr)
+	code, err := audit1(ctx, fs.Arg(0), f, stdout, stderr, getenv)
 	if err != nil {
 		fmt.Fprintln(stderr, "cairn-audit:", err)
 	}
 	return code
 }
 
-func audit1(ctx context.Context, ref, keyFile, verifierKey string, asJSON, rebuild bool, repo string, insecure bool, stdout, stderr io.Writer) (int, error) {
-	key, err := publicKey(keyFile)
+func audit1(ctx context.Context, ref string, f flags, stdout, stderr io.Writer, getenv func(string) string) (int, error) {
+	key, err := publicKey(f.key)
 	if err != nil {
 		return 2, err
 	}
 	o := audit.Options{Key: key}
-	if verifierKey != "" {
-		if o.VerifierKey, err = publicKey(verifierKey); err != nil {
+	if f.verifierKey != "" {
+		if o.VerifierKey, err = publicKey(f.verifierKey); err != nil {
 			return 2, err
 		}
 	}
-	if insecure {
+	if f.insecure {
 		o.NameOptions = append(o.NameOptions, name.Insecure)
 	}
-	if rebuild {
-		o.Rebuild = audit.GitRebuilder(repo, stderr)
+	if f.rebuild {
+		o.Rebuild = audit.GitRebuilder(f.repo, stderr)
 	}
 	r, err := audit.Audit(ctx, ref, o)
 	if err != nil {
 		return 2, err
 	}
-	if asJSON {
+	if f.asJSON {
 		err = r.JSON(stdout)
 	} else {
 		err = r.Text(stdout)
@@ -102,7 +120,63 @@ func audit1(ctx context.Context, ref, keyFile, verifierKey string, asJSON, rebui
 	if !r.Pass {
 		return 1, errors.New("FAIL")
 	}
+	if f.vsaKey != "" {
+		files, err := writeVerdict(r, f.vsaKey, f.vsaOut, []byte(getenv("CAIRN_VSA_PASSWORD")), time.Now())
+		if err != nil {
+			return 1, err
+		}
+		for _, file := range files {
+			fmt.Fprintln(stderr, "cairn-audit: rebuild verdict", file)
+		}
+	}
 	return 0, nil
+}
+
+// verifierID names cairn-audit as the verifier of the verdicts it signs.
+const verifierID = "https://github.com/cairn-iot/cairn/release/cmd/cairn-audit"
+
+// writeVerdict signs r's rebuild verdict with the cosign key in keyFile and writes it into
+// dir as a DSSE envelope and as a Sigstore bundle, the files push takes.
+func writeVerdict(r *audit.Report, keyFile, dir string, password []byte, now time.Time) ([]string, error) {
+	v, err := r.RebuildVerdict(verifierID, now)
+	if err != nil {
+		return nil, err
+	}
+	data, err := os.ReadFile(keyFile)
+	if err != nil {
+		return nil, fmt.Errorf("reading the verifier's key: %w", err)
+	}
+	key, err := sign.ParsePrivateKey(data, password)
+	if err != nil {
+		return nil, fmt.Errorf("reading the verifier's key %s: %w", keyFile, err)
+	}
+	env, err := v.Sign(key)
+	if err != nil {
+		return nil, err
+	}
+	st, err := v.Statement()
+	if err != nil {
+		return nil, err
+	}
+	bundle, err := sign.NewBundle(key, st)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	var files []string
+	for name, b := range map[string][]byte{v.Name + ".intoto.json": append(env, '\n'), v.Name + attest.BundleSuffix: bundle} {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path+".tmp", b, 0o644); err != nil {
+			return files, err
+		}
+		if err := os.Rename(path+".tmp", path); err != nil {
+			return files, err
+		}
+		files = append(files, path)
+	}
+	return files, nil
 }
 
 func publicKey(file string) (*ecdsa.PublicKey, error) {
