@@ -145,6 +145,9 @@ type Options struct {
 	NameOptions []name.Option
 	// Rebuild, when set, rebuilds the provenance's commit and compares the index digest.
 	Rebuild Rebuilder
+	// Legacy reads cosign's legacy tags even where the image has bundles: a release's
+	// verification audits both formats, so that neither goes unchecked.
+	Legacy bool
 	// VerifierKey, when set, is the public key of a rebuild verifier: the index must carry a
 	// rebuild verdict (package vsa) signed by it, and the report shows what it says.
 	VerifierKey *ecdsa.PublicKey
@@ -161,7 +164,7 @@ func Audit(ctx context.Context, ref string, o Options) (*Report, error) {
 		return nil, err
 	}
 	r := &Report{Ref: ref}
-	a := &auditor{r: r, key: o.Key, verifier: o.VerifierKey, src: src}
+	a := &auditor{r: r, key: o.Key, verifier: o.VerifierKey, src: src, legacy: o.Legacy}
 	a.run(ctx, o)
 	r.Pass = len(r.Checks) > 0 && len(r.Failed()) == 0
 	return r, nil
@@ -172,6 +175,7 @@ type auditor struct {
 	manifests []v1.Hash // the index's platform manifests, in order
 	key       *ecdsa.PublicKey
 	verifier  *ecdsa.PublicKey // nil: no verdict asked for
+	legacy    bool             // ignore the bundles
 	src       source
 }
 
@@ -368,9 +372,12 @@ func diffLists(what string, have, said []string) error {
 // from the Sigstore bundles attached to d if there are any (then only from them), else from
 // the legacy tags. The report says which format each subject's evidence came from.
 func (a *auditor) statements(label string, d v1.Hash) ([]*attest.Statement, error) {
-	bundles, err := a.src.bundles(d)
-	if err != nil {
-		a.check(label+" bundles", err)
+	var bundles []found
+	if !a.legacy {
+		var err error
+		if bundles, err = a.src.bundles(d); err != nil {
+			a.check(label+" bundles", err)
+		}
 	}
 	if a.r.Formats == nil {
 		a.r.Formats = map[string]string{}

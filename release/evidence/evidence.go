@@ -151,6 +151,21 @@ func Check(ctx context.Context, dist string, rec *release.Record, key Key) []rel
 			}
 			add(name+" "+c.Name, err)
 		}
+		// Where the audit read the bundles (dist/bundles), the legacy tags are audited too.
+		if r.Formats["index"] == audit.FormatBundles {
+			lr, err := audit.Audit(ctx, "oci:"+dir+":"+im.Name, audit.Options{Key: key.K, Legacy: true})
+			if err != nil {
+				add(name+" legacy audit", err)
+				continue
+			}
+			for _, c := range lr.Checks {
+				var err error
+				if !c.Pass {
+					err = errors.New(c.Reason)
+				}
+				add(name+" legacy "+c.Name, err)
+			}
+		}
 		add(name+" index digest", indexDigest(r.Digest, im, ociLayout, ociErr))
 		for _, c := range attestationFiles(dist, dir, im.Name, key.K) {
 			out = append(out, c)

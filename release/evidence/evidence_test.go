@@ -126,6 +126,22 @@ func TestCheck(t *testing.T) {
 		{name: "image without a signed layout", tamper: func(t *testing.T, _ string, rec *release.Record) {
 			rec.Images = append(rec.Images, release.ImageRecord{Name: "things", Index: rec.Images[0].Index})
 		}, fail: map[string]string{"cosign/things": "found none"}},
+		{name: "legacy signature gone, bundles intact", tamper: func(t *testing.T, dist string, rec *release.Record) {
+			// The bundles still verify; the legacy tags are audited too and miss their .sig.
+			layout := filepath.Join(dist, "cosign", "hello")
+			idx, err := os.ReadFile(filepath.Join(layout, "index.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := strings.TrimPrefix(rec.Images[0].Index, "sha256:")
+			edited := strings.Replace(string(idx), "sha256-"+d+".sig", "sha256-"+d+".gone", 1)
+			if edited == string(idx) {
+				t.Fatal("index.json names no .sig tag of the index")
+			}
+			if err := os.WriteFile(filepath.Join(layout, "index.json"), []byte(edited), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}, fail: map[string]string{"cosign/hello legacy index signature": "unsigned image"}},
 		{name: "signed layout of no image", tamper: func(t *testing.T, dist string, _ *release.Record) {
 			os.CopyFS(filepath.Join(dist, "cosign", "stray"), os.DirFS(filepath.Join(dist, "cosign", "hello")))
 		}, fail: map[string]string{"cosign/stray": "not an image of release.json"}},
@@ -163,6 +179,7 @@ func TestCheck(t *testing.T) {
 					names[c.Name] = c.Pass
 				}
 				for _, n := range []string{"cosign/hello index signature", "cosign/hello linux/arm/v7 provenance", "cosign/hello index digest",
+					"cosign/hello legacy index signature", "cosign/hello legacy linux/arm/v7 provenance",
 					"attestations/hello/sbom.spdx.json", "attestations/hello/provenance.slsa.json",
 					"attestations/hello/linux_amd64.sbom.spdx.json", "attestations/hello/linux_amd64.provenance.slsa.json",
 					"attestations/hello/linux_arm_v7.sbom.spdx.json", "attestations/hello/linux_arm_v7.provenance.slsa.json"} {
