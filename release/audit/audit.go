@@ -39,7 +39,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/cairn-iot/cairn/release/attest"
-	"github.com/cairn-iot/cairn/release/sign"
 	"github.com/cairn-iot/cairn/release/vsa"
 )
 
@@ -288,86 +287,6 @@ func (r *Report) RebuildVerdict(verifierID string, now time.Time) (*vsa.Verdict,
 	return &v, nil
 }
 
-// compareDocs checks that what the index-level and subject-level documents say about the
-// platform's binaries equals what the binaries say.
-func compareDocs[D any](kind string, have []attest.SBOMBinary, top, own *D, read func(*D) ([]attest.SBOMBinary, error)) error {
-	if top == nil || own == nil {
-		return fmt.Errorf("no verified %s to compare with", kind)
-	}
-	plat := ""
-	if len(have) > 0 {
-		plat = have[0].Platform
-	}
-	for _, doc := range []*D{top, own} {
-		said, err := read(doc)
-		if err != nil {
-			return err
-		}
-		var mine []attest.SBOMBinary
-		for _, b := range said {
-			if b.Platform == plat {
-				mine = append(mine, b)
-			}
-		}
-		if err := diffBinaries(have, mine); err != nil {
-			return fmt.Errorf("the %s disagrees with the binary: %w", kind, err)
-		}
-	}
-	return nil
-}
-
-func diffBinaries(have, said []attest.SBOMBinary) error {
-	if len(have) != len(said) {
-		return fmt.Errorf("the image has %d Go binaries, the document lists %d", len(have), len(said))
-	}
-	sort.Slice(said, func(i, j int) bool { return said[i].Path < said[j].Path })
-	for i, h := range have {
-		s := said[i]
-		switch {
-		case h.Path != s.Path:
-			return fmt.Errorf("binary %s is not in the document (found %s)", h.Path, s.Path)
-		case h.SHA256 != s.SHA256:
-			return fmt.Errorf("%s: sha256 %s, the document says %s", h.Path, h.SHA256, s.SHA256)
-		case h.GoVersion != s.GoVersion:
-			return fmt.Errorf("%s: built with %s, the document says %s", h.Path, h.GoVersion, s.GoVersion)
-		case h.Main != s.Main:
-			return fmt.Errorf("%s: main module %s, the document says %s", h.Path, h.Main, s.Main)
-		}
-		if err := diffLists("build setting", h.Settings, s.Settings); err != nil {
-			return fmt.Errorf("%s: %w", h.Path, err)
-		}
-		if err := diffLists("module", h.Modules, s.Modules); err != nil {
-			return fmt.Errorf("%s: %w", h.Path, err)
-		}
-	}
-	return nil
-}
-
-func diffLists(what string, have, said []string) error {
-	hs, ss := map[string]bool{}, map[string]bool{}
-	for _, x := range have {
-		hs[x] = true
-	}
-	for _, x := range said {
-		ss[x] = true
-	}
-	var onlyBinary, onlyDoc []string
-	for _, x := range have {
-		if !ss[x] {
-			onlyBinary = append(onlyBinary, x)
-		}
-	}
-	for _, x := range said {
-		if !hs[x] {
-			onlyDoc = append(onlyDoc, x)
-		}
-	}
-	if len(onlyBinary)+len(onlyDoc) == 0 {
-		return nil
-	}
-	return fmt.Errorf("%ss differ: the binary has [%s], the document says [%s]", what, strings.Join(onlyBinary, "; "), strings.Join(onlyDoc, "; "))
-}
-
 // statements verifies the signature of d and returns its verified attestation statements:
 // from the Sigstore bundles attached to d if there are any (then only from them), else from
 // the legacy tags. The report says which format each subject's evidence came from.
@@ -430,83 +349,6 @@ func (a *auditor) subject(label string, d v1.Hash) evidence {
 		}
 	}
 	return ev
-}
-
-func (a *auditor) verifySignature(d v1.Hash) error {
-	tag := sign.Tag(d, sign.SignatureSuffix)
-	img, err := a.src.image(tag)
-	if err != nil {
-		return fmt.Errorf("reading %s: %w", tag, err)
-	}
-	if img == nil {
-		return fmt.Errorf("unsigned image: no signature %s for %s", tag, d)
-	}
-	layers, err := sign.Layers(img)
-	if err != nil {
-		return err
-	}
-	var other []string
-	verified := 0
-	for _, l := range layers {
-		if l.MediaType != sign.SimpleSigningMediaType {
-			continue
-		}
-		sig, err := decodeB64(l.Annotations[sign.SignatureAnnotation])
-		if err != nil || !sign.VerifyBytes(a.key, l.Payload, sig) {
-			continue
-		}
-		verified++
-		ss, err := sign.ParseSimpleSigning(l.Payload)
-		if err != nil {
-			return err
-		}
-		if ss.Critical.Image.DockerManifestDigest == d.String() {
-			return nil
-		}
-		other = append(other, ss.Critical.Image.DockerManifestDigest)
-	}
-	if verified == 0 {
-		return fmt.Errorf("signature does not verify: none of the %d signatures in %s was made by the given key (wrong key, or a tampered signature)", len(layers), tag)
-	}
-	return fmt.Errorf("signature is for another digest: it signs %s, the image is %s", strings.Join(other, ", "), d)
-}
-
-// attestations returns the verified in-toto statements attached to d.
-func (a *auditor) attestations(d v1.Hash) ([]*attest.Statement, error) {
-	tag := sign.Tag(d, sign.AttestationSuffix)
-	img, err := a.src.image(tag)
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", tag, err)
-	}
-	if img == nil {
-		return nil, fmt.Errorf("no attestations: %s is missing for %s", tag, d)
-	}
-	layers, err := sign.Layers(img)
-	if err != nil {
-		return nil, err
-	}
-	var out []*attest.Statement
-	bad := 0
-	for _, l := range layers {
-		if l.MediaType != sign.DSSEMediaType {
-			continue
-		}
-		typ, payload, err := sign.VerifyEnvelope(a.key, l.Payload)
-		if err != nil || typ != sign.InTotoPayloadType {
-			bad++
-			continue
-		}
-		st, err := attest.ParseStatement(payload)
-		if err != nil {
-			bad++
-			continue
-		}
-		out = append(out, st)
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("attestations do not verify: none of the %d attestations in %s was signed by the given key", bad, tag)
-	}
-	return out, nil
 }
 
 // pick returns the verified statement of predicateType about d.
