@@ -144,9 +144,12 @@ type Options struct {
 	NameOptions []name.Option
 	// Rebuild, when set, rebuilds the provenance's commit and compares the index digest.
 	Rebuild Rebuilder
-	// Legacy reads cosign's legacy tags even where the image has bundles: a release's
-	// verification audits both formats, so that neither goes unchecked.
+	// Legacy reads cosign's legacy tags even where the image has bundles.
 	Legacy bool
+	// Bundles, for an OCI layout (which holds no referrers), is the directory of the image's
+	// bundle files (a release's dist/bundles/<svc>): the audit then reads them instead of the
+	// layout's legacy tags. A registry's bundles are its referrers.
+	Bundles string
 	// VerifierKey, when set, is the public key of a rebuild verifier: the index must carry a
 	// rebuild verdict (package vsa) signed by it, and the report shows what it says.
 	VerifierKey *ecdsa.PublicKey

@@ -48,10 +48,10 @@ func Open(ctx context.Context, ref string, o Options) (source, error) {
 				dir, nameInLayout = dir[:i], dir[i+1:]
 			}
 		}
-		return openLayout(dir, nameInLayout)
+		return openLayout(dir, nameInLayout, o.Bundles)
 	}
 	if fi, err := os.Stat(filepath.Join(ref, "oci-layout")); err == nil && !fi.IsDir() {
-		return openLayout(ref, "")
+		return openLayout(ref, "", o.Bundles)
 	}
 	r, err := name.ParseReference(ref, o.NameOptions...)
 	if err != nil {
@@ -62,31 +62,31 @@ func Open(ctx context.Context, ref string, o Options) (source, error) {
 }
 
 type layoutSource struct {
-	l         *sign.Layout
-	dir, name string
+	l               *sign.Layout
+	name, bundleDir string
 }
 
-func openLayout(dir, nameInLayout string) (source, error) {
+func openLayout(dir, nameInLayout, bundleDir string) (source, error) {
 	l, err := sign.OpenLayout(dir)
 	if err != nil {
 		return nil, fmt.Errorf("audit: %w", err)
 	}
-	return &layoutSource{l: l, dir: dir, name: nameInLayout}, nil
+	return &layoutSource{l: l, name: nameInLayout, bundleDir: bundleDir}, nil
 }
 
 func (s *layoutSource) index() (v1.ImageIndex, error)      { return s.l.Index(s.name) }
 func (s *layoutSource) image(tag string) (v1.Image, error) { return s.l.Image(tag) }
 
-// bundles of a layout are the files of dist/bundles/<svc> beside dist/cosign/<svc>, if the
-// layout is a release's; an OCI layout holds no referrers.
+// bundles of a layout are the files of Options.Bundles, if given: an OCI layout holds no
+// referrers.
 func (s *layoutSource) bundles(d v1.Hash) ([]found, error) {
-	dir := filepath.Join(s.dir, "..", "..", "bundles", filepath.Base(s.dir))
-	entries, err := os.ReadDir(dir)
-	if errors.Is(err, os.ErrNotExist) {
+	if s.bundleDir == "" {
 		return nil, nil
 	}
+	dir := s.bundleDir
+	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("reading the bundles: %w", err)
 	}
 	var out []found
 	for _, e := range entries {
@@ -98,6 +98,9 @@ func (s *layoutSource) bundles(d v1.Hash) ([]found, error) {
 			return nil, err
 		}
 		// The file's subject is its statement's, read unverified to pick the files of d.
+		if unverified(b) == nil {
+			return nil, fmt.Errorf("%s is not a Sigstore bundle with an in-toto statement: restore it from the release", e.Name())
+		}
 		if subjectOf(b) == d {
 			out = append(out, found{subject: d, where: e.Name(), data: b})
 		}

@@ -46,7 +46,13 @@ import (
 const (
 	CosignDir       = "cosign"
 	AttestationsDir = "attestations"
+	BundlesDir      = "bundles"
 )
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
 
 // fileSuffix is the plain JSON copy's name per predicate type, as attest.Attach names them:
 // "<suffix>" for the index, "<os>_<arch>[_<variant>].<suffix>" per platform.
@@ -151,19 +157,20 @@ func Check(ctx context.Context, dist string, rec *release.Record, key Key) []rel
 			}
 			add(name+" "+c.Name, err)
 		}
-		// Where the audit read the bundles (dist/bundles), the legacy tags are audited too.
-		if r.Formats["index"] == audit.FormatBundles {
-			lr, err := audit.Audit(ctx, "oci:"+dir+":"+im.Name, audit.Options{Key: key.K, Legacy: true})
+		// And the same evidence as Sigstore bundles, dist/bundles/<svc>, where the release has
+		// them (a release from before them has none).
+		if bdir := filepath.Join(dist, BundlesDir, im.Name); exists(bdir) {
+			br, err := audit.Audit(ctx, "oci:"+dir+":"+im.Name, audit.Options{Key: key.K, Bundles: bdir})
 			if err != nil {
-				add(name+" legacy audit", err)
+				add(BundlesDir+"/"+im.Name+" audit", err)
 				continue
 			}
-			for _, c := range lr.Checks {
+			for _, c := range br.Checks {
 				var err error
 				if !c.Pass {
 					err = errors.New(c.Reason)
 				}
-				add(name+" legacy "+c.Name, err)
+				add(BundlesDir+"/"+im.Name+" "+c.Name, err)
 			}
 		}
 		add(name+" index digest", indexDigest(r.Digest, im, ociLayout, ociErr))

@@ -127,7 +127,7 @@ func TestCheck(t *testing.T) {
 			rec.Images = append(rec.Images, release.ImageRecord{Name: "things", Index: rec.Images[0].Index})
 		}, fail: map[string]string{"cosign/things": "found none"}},
 		{name: "legacy signature gone, bundles intact", tamper: func(t *testing.T, dist string, rec *release.Record) {
-			// The bundles still verify; the legacy tags are audited too and miss their .sig.
+			// The bundles still verify; the legacy tags miss their .sig.
 			layout := filepath.Join(dist, "cosign", "hello")
 			idx, err := os.ReadFile(filepath.Join(layout, "index.json"))
 			if err != nil {
@@ -141,7 +141,21 @@ func TestCheck(t *testing.T) {
 			if err := os.WriteFile(filepath.Join(layout, "index.json"), []byte(edited), 0o644); err != nil {
 				t.Fatal(err)
 			}
-		}, fail: map[string]string{"cosign/hello legacy index signature": "unsigned image"}},
+		}, fail: map[string]string{"cosign/hello index signature": "unsigned image"}},
+		{name: "a bundle truncated", tamper: func(t *testing.T, dist string, rec *release.Record) {
+			f := filepath.Join(dist, "bundles", "hello", "signature.sigstore.json")
+			b, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(f, b[:len(b)/2], 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}, fail: map[string]string{
+			"bundles/hello index bundles":        "signature.sigstore.json is not a Sigstore bundle",
+			"bundles/hello linux/amd64 bundles":  "signature.sigstore.json is not a Sigstore bundle",
+			"bundles/hello linux/arm/v7 bundles": "signature.sigstore.json is not a Sigstore bundle",
+		}},
 		{name: "signed layout of no image", tamper: func(t *testing.T, dist string, _ *release.Record) {
 			os.CopyFS(filepath.Join(dist, "cosign", "stray"), os.DirFS(filepath.Join(dist, "cosign", "hello")))
 		}, fail: map[string]string{"cosign/stray": "not an image of release.json"}},
@@ -179,7 +193,7 @@ func TestCheck(t *testing.T) {
 					names[c.Name] = c.Pass
 				}
 				for _, n := range []string{"cosign/hello index signature", "cosign/hello linux/arm/v7 provenance", "cosign/hello index digest",
-					"cosign/hello legacy index signature", "cosign/hello legacy linux/arm/v7 provenance",
+					"bundles/hello index signature", "bundles/hello linux/arm/v7 provenance",
 					"attestations/hello/sbom.spdx.json", "attestations/hello/provenance.slsa.json",
 					"attestations/hello/linux_amd64.sbom.spdx.json", "attestations/hello/linux_amd64.provenance.slsa.json",
 					"attestations/hello/linux_arm_v7.sbom.spdx.json", "attestations/hello/linux_arm_v7.provenance.slsa.json"} {

@@ -16,8 +16,9 @@
 // or with --json as JSON. With --vsa-key, a passing rebuild is written down as a signed rebuild
 // verdict (SLSA VSA v1, package vsa) in --vsa-out, which `push` attaches; --verifier-key
 // requires such a verdict on the image and shows it. The evidence is read from the Sigstore
-// bundles (OCI 1.1 referrers) when the image has them, else from cosign's legacy tags; the
-// report says which.
+// bundles (OCI 1.1 referrers) when a registry has them, else from cosign's legacy tags; for
+// an OCI layout, from the legacy tags, or from the bundle files of --bundles; the report says
+// which.
 //
 // Exit status: 0 when every check passes, 1 when one fails (its reason is printed), 2 on
 // usage errors.
@@ -53,6 +54,7 @@ func main() {
 // flags are cairn-audit's options.
 type flags struct {
 	key, verifierKey, repo string
+	bundles                string
 	vsaKey, vsaOut         string
 	asJSON, rebuild        bool
 	insecure               bool
@@ -67,6 +69,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	fs.BoolVar(&f.rebuild, "rebuild", false, "rebuild the provenance's commit and compare the index digest")
 	fs.StringVar(&f.repo, "repo", ".", "git repository to rebuild from (with --rebuild)")
 	fs.BoolVar(&f.insecure, "insecure", false, "allow a plain-HTTP registry")
+	fs.StringVar(&f.bundles, "bundles", "", "for an OCI layout: read the Sigstore bundles of this directory (dist/bundles/<svc>) instead of the layout's legacy tags")
 	fs.StringVar(&f.verifierKey, "verifier-key", "", "require a rebuild verdict signed by this verifier's public key, and show it")
 	fs.StringVar(&f.vsaKey, "vsa-key", getenv("CAIRN_VSA_KEY"), "with --rebuild: sign a rebuild verdict (SLSA VSA) with this cosign key when the rebuild matches (password in CAIRN_VSA_PASSWORD)")
 	fs.StringVar(&f.vsaOut, "vsa-out", ".", "directory of the verdict files (<svc>.intoto.json, <svc>.sigstore.json)")
@@ -93,7 +96,7 @@ func audit1(ctx context.Context, ref string, f flags, stdout, stderr io.Writer, 
 	if err != nil {
 		return 2, err
 	}
-	o := audit.Options{Key: key}
+	o := audit.Options{Key: key, Bundles: f.bundles}
 	if f.verifierKey != "" {
 		if o.VerifierKey, err = publicKey(f.verifierKey); err != nil {
 			return 2, err
