@@ -13,6 +13,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/cairn-iot/cairn/lock"
+	"github.com/cairn-iot/cairn/release/build"
 )
 
 // GitRebuilder rebuilds in a temporary git worktree of the repository at repoDir: it checks
@@ -71,7 +72,7 @@ func GitRebuilder(repoDir string, log io.Writer, extraArgs ...string) Rebuilder 
 			"-mode", "images", "-dist", dist, "-version", in.Version, "-commit", in.Commit, "-epoch", in.Epoch)
 		cmd.Args = append(cmd.Args, extraArgs...)
 		cmd.Dir = wt
-		cmd.Env = append(assemblerEnv(os.Environ()), "GOTOOLCHAIN="+pinned.Go.Version)
+		cmd.Env = build.AssemblerEnv(os.Environ(), pinned.Go.Version)
 		cmd.Stdout, cmd.Stderr = log, log
 		if err := cmd.Run(); err != nil {
 			return v1.Hash{}, fmt.Errorf("rebuilding %s at %s: %w", in.Name, in.Commit, err)
@@ -96,22 +97,4 @@ func GitRebuilder(repoDir string, log io.Writer, extraArgs ...string) Rebuilder 
 		}
 		return v1.Hash{}, fmt.Errorf("rebuilding: the rebuilt release has no image %s", in.Name)
 	}
-}
-
-// assemblerEnv is env without the variables that change how cairn-release is compiled, then
-// those set explicitly, as release/targets runs it.
-func assemblerEnv(env []string) []string {
-	drop := map[string]bool{
-		"GOOS": true, "GOARCH": true, "GOARM": true, "GOAMD64": true, "GO386": true,
-		"CGO_ENABLED": true, "GOTOOLCHAIN": true, "GOFLAGS": true, "GOEXPERIMENT": true,
-		"GODEBUG": true, "GOWORK": true, "CC": true, "CXX": true, "GOROOT": true,
-	}
-	var out []string
-	for _, kv := range env {
-		k, _, _ := strings.Cut(kv, "=")
-		if !drop[k] {
-			out = append(out, kv)
-		}
-	}
-	return append(out, "CGO_ENABLED=0", "GOFLAGS=-mod=readonly", "GOWORK=off", "GOEXPERIMENT=", "GODEBUG=")
 }

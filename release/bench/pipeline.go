@@ -166,10 +166,7 @@ func (p *Pipeline) Build(ctx context.Context, gocache string) (time.Duration, *T
 func (p *Pipeline) cairnRelease(ctx context.Context, gocache string, args ...string) (time.Duration, *Timeline, error) {
 	args = append([]string{"run", "./release/cmd/cairn-release", "-goroot", p.GOROOT}, args...)
 	cmd := exec.CommandContext(ctx, filepath.Join(p.GOROOT, "bin", "go"), args...)
-	// As release/targets' assemblerEnv: the assembler compiled for the host, statically,
-	// by the pinned toolchain only, with the module graph read only.
-	cmd.Env = append(withCache(p.Pass, gocache), "CGO_ENABLED=0", "GOTOOLCHAIN=local",
-		"GOFLAGS=-mod=readonly -trimpath", "GOWORK=off", "GOEXPERIMENT=", "GODEBUG=")
+	cmd.Env = build.AssemblerEnv(withCache(p.Pass, gocache), "local")
 	return p.timed(cmd)
 }
 

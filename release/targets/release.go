@@ -10,6 +10,7 @@ import (
 
 	"github.com/cairn-iot/cairn/lock"
 	"github.com/cairn-iot/cairn/release"
+	"github.com/cairn-iot/cairn/release/build"
 	"github.com/cairn-iot/cairn/release/signstep"
 	"github.com/cairn-iot/cairn/release/source"
 )
@@ -107,7 +108,7 @@ func cairnRelease(ctx context.Context, args ...string) error {
 }
 
 // runPinnedGo runs `<pinned go> args(goroot)...` in the module root (mage's working
-// directory) with assemblerEnv and mage's standard streams; what names it in an error.
+// directory) with build.AssemblerEnv and mage's standard streams; what names it in an error.
 func runPinnedGo(ctx context.Context, what string, args func(goroot string) []string) error {
 	dir, err := os.Getwd()
 	if err != nil {
@@ -126,32 +127,10 @@ func runPinnedGo(ctx context.Context, what string, args func(goroot string) []st
 	fmt.Fprintf(os.Stderr, "%s: compiling it with %s and running it (go run)\n", what, l.Go.Version)
 	cmd := exec.CommandContext(ctx, filepath.Join(goroot, "bin", "go"), args(goroot)...)
 	cmd.Dir = dir
-	cmd.Env = assemblerEnv(os.Environ())
+	cmd.Env = build.AssemblerEnv(os.Environ(), "local")
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
 	return nil
-}
-
-// assemblerEnv is env without the variables that change how cairn-release is compiled,
-// then those set explicitly: host platform, static, the pinned toolchain only, the module
-// graph read-only, and -trimpath: with the release build's flags, the standard library and
-// the dependencies both share (x/sys, x/crypto, compress, protobuf) compile once into
-// GOCACHE for the assembler and the linux/amd64 binaries, not twice.
-func assemblerEnv(env []string) []string {
-	drop := map[string]bool{
-		"GOOS": true, "GOARCH": true, "GOARM": true, "GOAMD64": true, "GO386": true,
-		"CGO_ENABLED": true, "GOTOOLCHAIN": true, "GOFLAGS": true, "GOEXPERIMENT": true,
-		"GODEBUG": true, "GOWORK": true, "CC": true, "CXX": true, "GOROOT": true,
-	}
-	var out []string
-	for _, kv := range env {
-		k, _, _ := strings.Cut(kv, "=")
-		if !drop[k] {
-			out = append(out, kv)
-		}
-	}
-	return append(out, "CGO_ENABLED=0", "GOTOOLCHAIN=local", "GOFLAGS=-mod=readonly -trimpath", "GOWORK=off",
-		"GOEXPERIMENT=", "GODEBUG=")
 }
