@@ -215,69 +215,18 @@ func (o *Options) inputsDigest(tree string) (string, error) {
 	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// treeDigest hashes every file below o.ModuleDir the build could read: regular files by
-// content and executable bit, symlinks by target. Left out: .git directories, .cairn (keys,
-// caches and scratch; the signing key is an ExtraInput), and o.DistDir with its staging
-// directories and lock.
+// treeDigest hashes the module's input files (InputFiles): regular files by content and
+// executable bit, symlinks by target.
 func (o *Options) treeDigest() (string, error) {
-	distParent, distBase := filepath.Dir(o.DistDir), filepath.Base(o.DistDir)
-	skip := func(p string, name string) bool {
-		if name == ".git" || p == o.DistDir {
-			return true
-		}
-		if p == filepath.Join(o.ModuleDir, ".cairn") {
-			return true
-		}
-		dir := filepath.Dir(p)
-		return dir == distParent && (strings.HasPrefix(name, stagingPrefix(o.DistDir)) ||
-			name == "."+distBase+".lock" || strings.HasPrefix(name, distBase+"."))
-	}
-	type entry struct{ rel, kind string }
-	var entries []entry
-	var regular []string
-	err := filepath.WalkDir(o.ModuleDir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if p != o.ModuleDir && skip(p, d.Name()) {
-			if d.IsDir() {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if d.IsDir() {
-			return nil
-		}
-		rel, err := filepath.Rel(o.ModuleDir, p)
-		if err != nil {
-			return err
-		}
-		rel = filepath.ToSlash(rel)
-		switch {
-		case d.Type()&fs.ModeSymlink != 0:
-			target, err := os.Readlink(p)
-			if err != nil {
-				return err
-			}
-			entries = append(entries, entry{rel, "link " + target})
-		case d.Type().IsRegular():
-			info, err := d.Info()
-			if err != nil {
-				return err
-			}
-			kind := "file"
-			if info.Mode()&0o111 != 0 {
-				kind = "exec"
-			}
-			entries = append(entries, entry{rel, kind})
-			regular = append(regular, rel)
-		default:
-			entries = append(entries, entry{rel, "other " + d.Type().String()})
-		}
-		return nil
-	})
+	files, err := InputFiles(o.ModuleDir, o.DistDir)
 	if err != nil {
-		return "", fmt.Errorf("reading the module tree: %w", err)
+		return "", err
+	}
+	var regular []string
+	for _, f := range files {
+		if f.Regular() {
+			regular = append(regular, f.Rel)
+		}
 	}
 	sums, err := hashFiles(o.ModuleDir, regular)
 	if err != nil {
@@ -288,8 +237,8 @@ func (o *Options) treeDigest() (string, error) {
 		byRel[r] = sums[i]
 	}
 	h := sha256.New()
-	for _, e := range entries {
-		fmt.Fprintf(h, "%q %s %s\n", e.rel, e.kind, byRel[e.rel])
+	for _, f := range files {
+		fmt.Fprintf(h, "%q %s %s\n", f.Rel, f.Kind, byRel[f.Rel])
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }

@@ -343,41 +343,33 @@ func Verify(ctx context.Context, o VerifyOptions) (*Report, error) {
 	return Compare(o.DistDir, out)
 }
 
-// copyTree copies the regular files and directories of src to dst, skipping dist (and
-// its staging dirs and lock), .git, .cairn (keys) and result links. Modes are not kept:
-// the copy is written under the clean room's umask.
+// copyTree copies the module's input files (InputFiles) of src to dst: the regular files,
+// with their executable bit, under the clean room's umask. Symlinks are not copied: a link
+// could reach outside the clean room.
 func copyTree(src, dst, dist string) error {
-	distBase := filepath.Base(dist)
-	return filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+	files, err := InputFiles(src, dist)
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		if !f.Regular() {
+			continue
+		}
+		target := filepath.Join(dst, filepath.FromSlash(f.Rel))
+		if err := os.MkdirAll(filepath.Dir(target), 0o777); err != nil {
+			return err
+		}
+		b, err := os.ReadFile(filepath.Join(src, filepath.FromSlash(f.Rel)))
 		if err != nil {
 			return err
 		}
-		rel, _ := filepath.Rel(src, p)
-		if rel != "." && filepath.Dir(rel) == "." {
-			b := d.Name()
-			if b == ".git" || b == ".cairn" || b == distBase || strings.HasPrefix(b, distBase+".") ||
-				b == "."+distBase+".lock" || strings.HasPrefix(b, "result") {
-				if d.IsDir() {
-					return filepath.SkipDir
-				}
-				return nil
-			}
+		mode := os.FileMode(0o666)
+		if f.Kind == "exec" {
+			mode = 0o777
 		}
-		target := filepath.Join(dst, rel)
-		switch {
-		case d.IsDir():
-			return os.MkdirAll(target, 0o777)
-		case d.Type().IsRegular():
-			b, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			info, err := d.Info()
-			if err != nil {
-				return err
-			}
-			return os.WriteFile(target, b, 0o666|info.Mode().Perm()&0o111)
+		if err := os.WriteFile(target, b, mode); err != nil {
+			return err
 		}
-		return nil // symlinks and devices are not part of a Go build
-	})
+	}
+	return nil
 }
