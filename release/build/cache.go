@@ -10,6 +10,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+
+	"github.com/cairn-iot/cairn/release/blobcache"
 )
 
 // Cache stores linked binaries by LinkKey, so a rerun with nothing changed copies them
@@ -20,39 +22,20 @@ type Cache interface {
 	Put(key string, binary []byte) error
 }
 
-// DirCache is a Cache in a directory: <Dir>/<key>, written to a temporary file and renamed.
+// DirCache is a Cache in a directory: <Dir>/<key> is a blobcache entry, checked against its
+// SHA-256 on every read (a damaged binary is a miss and is linked again, never copied into a
+// release).
 type DirCache struct{ Dir string }
 
 // Get implements Cache.
 func (c DirCache) Get(key string) ([]byte, bool, error) {
-	b, err := os.ReadFile(filepath.Join(c.Dir, key))
-	if os.IsNotExist(err) {
-		return nil, false, nil
-	}
-	if err != nil {
-		return nil, false, fmt.Errorf("reading cached binary: %w", err)
-	}
-	return b, true, nil
+	_, b, ok, err := blobcache.Dir{Path: c.Dir}.Get(key)
+	return b, ok, err
 }
 
 // Put implements Cache.
 func (c DirCache) Put(key string, b []byte) error {
-	if err := os.MkdirAll(c.Dir, 0o755); err != nil {
-		return fmt.Errorf("creating binary cache: %w", err)
-	}
-	f, err := os.CreateTemp(c.Dir, "tmp-*")
-	if err != nil {
-		return fmt.Errorf("caching binary: %w", err)
-	}
-	defer os.Remove(f.Name())
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return fmt.Errorf("caching binary: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("caching binary: %w", err)
-	}
-	return os.Rename(f.Name(), filepath.Join(c.Dir, key))
+	return blobcache.Dir{Path: c.Dir}.Put(key, "binary", b)
 }
 
 // Lister runs `go list` (goBin list args...) in dir with env and returns its output.
