@@ -36,10 +36,12 @@ var killPoints = []string{
 	"attestations/hello/*",                   // attestations for humans
 }
 
-// watch polls the staging dirs of dist in mod for marker and returns when it exists or
-// exited is closed.
-func watch(mod, marker string, exited <-chan struct{}) bool {
+// watch polls the staging dirs of dist in mod for marker and returns when it exists, or
+// false when exited is closed; it fails the test after ten minutes (a cold release builds).
+func watch(t *testing.T, mod, marker string, exited <-chan struct{}) bool {
+	t.Helper()
 	pattern := filepath.Join(mod, "dist.staging-*", marker)
+	deadline := time.After(10 * time.Minute)
 	for {
 		if m, _ := filepath.Glob(pattern); len(m) > 0 {
 			return true
@@ -47,6 +49,8 @@ func watch(mod, marker string, exited <-chan struct{}) bool {
 		select {
 		case <-exited:
 			return false
+		case <-deadline:
+			t.Fatalf("no %s in %s within 10 minutes, and the release has not exited", marker, pattern)
 		case <-time.After(time.Millisecond):
 		}
 	}
@@ -93,7 +97,7 @@ func TestKilledRelease(t *testing.T) {
 			}
 			out := &testenv.SyncBuffer{}
 			cmd, exited, werr := startRelease(t, mod, out)
-			if !watch(mod, marker, exited) {
+			if !watch(t, mod, marker, exited) {
 				t.Logf("the release finished before %s appeared (%v); not counted", marker, *werr)
 				return
 			}
@@ -155,7 +159,7 @@ func TestTwoReleasesAtOnce(t *testing.T) {
 	mod := newModule(t, t.TempDir())
 	outA, outB := &testenv.SyncBuffer{}, &testenv.SyncBuffer{}
 	a, exitedA, errA := startRelease(t, mod, outA)
-	if !watch(mod, "bin", exitedA) {
+	if !watch(t, mod, "bin", exitedA) {
 		t.Fatalf("the first release ended before building: %v\n%s", *errA, outA)
 	}
 	if err := a.Process.Signal(syscall.SIGSTOP); err != nil {

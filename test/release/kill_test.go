@@ -85,7 +85,9 @@ func TestKilledReleaseLeavesPreviousDistOrNone(t *testing.T) {
 				}
 				exited := make(chan error, 1)
 				go func() { exited <- cmd.Wait() }()
-				// Wait for the child to reach its stop (a condition, not a timing).
+				// Wait for the child to reach its stop (a condition, not a timing), for at
+				// most ten minutes: a cold release builds.
+				deadline := time.After(10 * time.Minute)
 				for {
 					if _, err := os.Stat(mark); err == nil {
 						break
@@ -93,6 +95,9 @@ func TestKilledReleaseLeavesPreviousDistOrNone(t *testing.T) {
 					select {
 					case err := <-exited:
 						t.Fatalf("release child exited before its stop: %v\n%s", err, stderr.String())
+					case <-deadline:
+						cmd.Process.Kill()
+						t.Fatalf("release child did not reach its stop within 10 minutes\n%s", stderr.String())
 					case <-time.After(20 * time.Millisecond):
 					}
 				}
