@@ -136,6 +136,11 @@ func Dist(ctx context.Context, distDir, prefix string, o Options) ([]Pushed, err
 		if _, err := verdictFor(o.Verdicts, img.Name, d); err != nil {
 			return nil, fmt.Errorf("pushing %s: %w", img.Name, err)
 		}
+		if v := filepath.Join(o.Verdicts, img.Name+attest.BundleSuffix); o.Verdicts != "" && exists(v) {
+			if st, err := bundleStatement(mustRead(v)); err != nil || !aboutDigest(st, d) {
+				return nil, fmt.Errorf("pushing %s: rebuild verdict %s is not a verdict about %s (run `go tool mage verify` with CAIRN_VSA_KEY again)", img.Name, v, d)
+			}
+		}
 		repo, err := name.NewRepository(prefix+"/"+img.Name, o.NameOptions...)
 		if err != nil {
 			return nil, fmt.Errorf("pushing %s: expected a destination REGISTRY/PREFIX, found %q: %w", img.Name, prefix, err)
@@ -203,69 +208,17 @@ func Image(ctx context.Context, lay *sign.Layout, svc string, repo name.Reposito
 		return nil, fmt.Errorf("pushing %s index %s: %w", svc, d, err)
 	}
 	// 2. Signatures and attestations: the bundles as referrers, then the legacy images by digest.
-	var refs []*sign.Referrer
-	if o.Bundles != "" && !o.NoBundles {
-		if refs, err = referrers(filepath.Join(o.Bundles, svc), idx, o.Created); err != nil {
-			return nil, fmt.Errorf("pushing %s: %w", svc, err)
-		}
-		if o.Verdicts != "" {
-			// The verdict as a bundle too, for the verifiers that read only referrers.
-			if _, err := os.Stat(filepath.Join(o.Verdicts, svc+attest.BundleSuffix)); err == nil {
-				subjects, err := descriptors(idx)
-				if err != nil {
-					return nil, fmt.Errorf("pushing %s: %w", svc, err)
-				}
-				r, err := referrerOf(filepath.Join(o.Verdicts, svc+attest.BundleSuffix), subjects, o.Created)
-				if err != nil {
-					return nil, fmt.Errorf("pushing %s: %w", svc, err)
-				}
-				refs = append(refs, r)
-			}
-		}
-		if err := pushReferrers(repo, refs, ropts); err != nil {
-			return nil, fmt.Errorf("pushing %s: %w", svc, err)
-		}
+	refs, err := bundleReferrers(idx, svc, o)
+	if err != nil {
+		return nil, fmt.Errorf("pushing %s: %w", svc, err)
 	}
-	type tagged struct {
-		tag string
-		img v1.Image
+	if err := pushReferrers(repo, refs, ropts); err != nil {
+		return nil, fmt.Errorf("pushing %s: %w", svc, err)
 	}
 	var evidence []tagged
-	for _, s := range subjects {
-		if o.NoLegacy {
-			break
-		}
-		for _, suffix := range []string{sign.SignatureSuffix, sign.AttestationSuffix} {
-			tag := sign.Tag(s, suffix)
-			img, err := lay.Image(tag)
-			if err != nil {
-				return nil, fmt.Errorf("pushing %s: reading %s: %w", svc, tag, err)
-			}
-			if s == d && suffix == sign.AttestationSuffix && img != nil {
-				env, err := verdictFor(o.Verdicts, svc, d)
-				if err != nil {
-					return nil, fmt.Errorf("pushing %s: %w", svc, err)
-				}
-				if env != nil {
-					if img, err = withVerdict(img, env); err != nil {
-						return nil, fmt.Errorf("pushing %s: %w", svc, err)
-					}
-				}
-			}
-			if img == nil {
-				if s == d {
-					return nil, fmt.Errorf("pushing %s: the layout has no %s; the release is not signed (run `go tool mage release`)", svc, tag)
-				}
-				continue
-			}
-			ed, err := img.Digest()
-			if err != nil {
-				return nil, fmt.Errorf("pushing %s: %w", svc, err)
-			}
-			if err := remote.Write(repo.Digest(ed.String()), img, ropts...); err != nil {
-				return nil, fmt.Errorf("pushing %s %s: %w", svc, tag, err)
-			}
-			evidence = append(evidence, tagged{tag, img})
+	if !o.NoLegacy {
+		if evidence, err = pushLegacy(lay, svc, repo, subjects, o, ropts); err != nil {
+			return nil, err
 		}
 	}
 	// 3. Tags, last: the cosign tags, then the release tags.
@@ -320,4 +273,96 @@ func withVerdict(att v1.Image, env []byte) (v1.Image, error) {
 		return nil, err
 	}
 	return sign.Image(append(layers, vsa.Layer(env)), cfg.Created.Time)
+}
+
+// tagged is a legacy signature or attestation image and its cosign tag.
+type tagged struct {
+	tag string
+	img v1.Image
+}
+
+// bundleReferrers returns the referrers to push for svc: its bundles in o.Bundles, and its
+// rebuild verdict's bundle in o.Verdicts; none with NoBundles.
+func bundleReferrers(idx v1.ImageIndex, svc string, o Options) ([]*sign.Referrer, error) {
+	if o.Bundles == "" || o.NoBundles {
+		return nil, nil
+	}
+	refs, err := referrers(filepath.Join(o.Bundles, svc), idx, o.Created)
+	if err != nil {
+		return nil, err
+	}
+	verdict := filepath.Join(o.Verdicts, svc+attest.BundleSuffix)
+	if o.Verdicts == "" {
+		return refs, nil
+	}
+	if _, err := os.Stat(verdict); err != nil {
+		return refs, nil
+	}
+	// The verdict as a bundle too, for the verifiers that read only referrers.
+	subjects, err := descriptors(idx)
+	if err != nil {
+		return nil, err
+	}
+	r, err := referrerOf(verdict, subjects, o.Created)
+	if err != nil {
+		return nil, err
+	}
+	return append(refs, r), nil
+}
+
+// pushLegacy pushes the legacy .sig and .att images of each subject by digest (the index's
+// .att with the rebuild verdict of o.Verdicts added) and returns them for tagging.
+func pushLegacy(lay *sign.Layout, svc string, repo name.Repository, subjects []v1.Hash, o Options, ropts []remote.Option) ([]tagged, error) {
+	d := subjects[0]
+	var evidence []tagged
+	for _, s := range subjects {
+		for _, suffix := range []string{sign.SignatureSuffix, sign.AttestationSuffix} {
+			tag := sign.Tag(s, suffix)
+			img, err := lay.Image(tag)
+			if err != nil {
+				return nil, fmt.Errorf("pushing %s: reading %s: %w", svc, tag, err)
+			}
+			if img == nil {
+				if s == d {
+					return nil, fmt.Errorf("pushing %s: the layout has no %s; the release is not signed (run `go tool mage release`)", svc, tag)
+				}
+				continue
+			}
+			if s == d && suffix == sign.AttestationSuffix {
+				env, err := verdictFor(o.Verdicts, svc, d)
+				if err != nil {
+					return nil, fmt.Errorf("pushing %s: %w", svc, err)
+				}
+				if env != nil {
+					if img, err = withVerdict(img, env); err != nil {
+						return nil, fmt.Errorf("pushing %s: %w", svc, err)
+					}
+				}
+			}
+			ed, err := img.Digest()
+			if err != nil {
+				return nil, fmt.Errorf("pushing %s: %w", svc, err)
+			}
+			if err := remote.Write(repo.Digest(ed.String()), img, ropts...); err != nil {
+				return nil, fmt.Errorf("pushing %s %s: %w", svc, tag, err)
+			}
+			evidence = append(evidence, tagged{tag, img})
+		}
+	}
+	return evidence, nil
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+func mustRead(path string) []byte {
+	b, _ := os.ReadFile(path)
+	return b
+}
+
+// aboutDigest reports whether st's first subject is d.
+func aboutDigest(st *attest.Statement, d v1.Hash) bool {
+	return len(st.Subject) > 0 && st.Subject[0].Digest[d.Algorithm] == d.Hex
 }
