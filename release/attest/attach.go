@@ -41,9 +41,33 @@ const BundleSuffix = ".sigstore.json"
 
 // Attach signs and attests the image index idx of the image called name: per subject (the
 // index, then each platform manifest) a simple-signing signature and three DSSE
-// attestations, the SBOM in SPDX and in CycloneDX and the provenance, all signed by key. identity is the repository name written
-// into the signature payloads. The result is deterministic.
+// attestations, the SBOM in SPDX and in CycloneDX and the provenance, all signed by key, and
+// the same as Sigstore bundles. identity is the repository name written into the signature
+// payloads. The result is deterministic.
 func Attach(key *ecdsa.PrivateKey, b Build, name, identity string, idx v1.ImageIndex) (*Attached, error) {
+	subs, err := subjects(name, idx)
+	if err != nil {
+		return nil, err
+	}
+	out := &Attached{}
+	for _, s := range subs {
+		if err := out.attach(key, b, name, identity, s); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// subject is one digest that gets evidence: the binaries it ships and the prefix of its
+// files ("" for the index, "<os>_<arch>[_<variant>]." for a platform).
+type subject struct {
+	digest v1.Hash
+	bins   []Binary
+	file   string
+}
+
+// subjects are the index (with every platform's binaries), then each platform image.
+func subjects(name string, idx v1.ImageIndex) ([]subject, error) {
 	idxDigest, err := idx.Digest()
 	if err != nil {
 		return nil, fmt.Errorf("attesting %s: %w", name, err)
@@ -51,11 +75,6 @@ func Attach(key *ecdsa.PrivateKey, b Build, name, identity string, idx v1.ImageI
 	m, err := idx.IndexManifest()
 	if err != nil {
 		return nil, fmt.Errorf("attesting %s: %w", name, err)
-	}
-	type subject struct {
-		digest v1.Hash
-		bins   []Binary
-		file   string
 	}
 	var all []Binary
 	var subs []subject
@@ -78,66 +97,64 @@ func Attach(key *ecdsa.PrivateKey, b Build, name, identity string, idx v1.ImageI
 		}
 		subs = append(subs, subject{d.Digest, bins, plat + "."})
 	}
-	subs = append([]subject{{idxDigest, all, ""}}, subs...)
-	out := &Attached{}
-	for _, s := range subs {
-		sig, err := sign.NewSignature(key, identity, s.digest)
-		if err != nil {
-			return nil, err
-		}
-		sbomStmt, err := NewStatement(name, s.digest, SPDXPredicateType, SBOM(name, b.Version, s.digest, s.bins, b.Epoch))
-		if err != nil {
-			return nil, err
-		}
-		cdxStmt, err := NewStatement(name, s.digest, CycloneDXPredicateType, CycloneDXBOM(name, b.Version, s.digest, s.bins, b.Epoch))
-		if err != nil {
-			return nil, err
-		}
-		provStmt, err := NewStatement(name, s.digest, ProvenancePredicateType, NewProvenance(b, s.bins))
-		if err != nil {
-			return nil, err
-		}
-		sigStmt, err := sign.SignatureStatement(s.digest)
-		if err != nil {
-			return nil, err
-		}
-		sigBundle, err := sign.NewBundle(key, sigStmt)
-		if err != nil {
-			return nil, err
-		}
-		out.Bundles = append(out.Bundles, Bundle{s.digest, sign.CosignSignPredicateType, s.file + "signature" + BundleSuffix, sigBundle})
-		var atts []sign.Layer
-		for _, st := range []struct {
-			typ  string
-			stmt []byte
-			file string
-		}{{SPDXPredicateType, sbomStmt, "sbom.spdx.json"}, {CycloneDXPredicateType, cdxStmt, "sbom.cdx.json"}, {ProvenancePredicateType, provStmt, "provenance.slsa.json"}} {
-			att, err := sign.NewAttestation(key, st.typ, st.stmt)
-			if err != nil {
-				return nil, err
-			}
-			atts = append(atts, att)
-			bundle, err := sign.NewBundle(key, st.stmt)
-			if err != nil {
-				return nil, err
-			}
-			out.Bundles = append(out.Bundles, Bundle{s.digest, st.typ, s.file + strings.TrimSuffix(st.file, ".json") + BundleSuffix, bundle})
-			var pretty bytes.Buffer
-			if err := json.Indent(&pretty, st.stmt, "", "  "); err != nil {
-				return nil, fmt.Errorf("attesting %s: %w", name, err)
-			}
-			pretty.WriteByte('\n')
-			out.Files = append(out.Files, File{Name: s.file + st.file, Data: pretty.Bytes()})
-		}
-		sigImg, err := sign.Image([]sign.Layer{sig}, b.Epoch)
-		if err != nil {
-			return nil, err
-		}
-		attImg, err := sign.Image(atts, b.Epoch)
-		if err != nil {
-			return nil, err
-		}
-		out.Evidence = append(out.Evidence, sign.Evidence{Subject: s.digest, Signatures: sigImg, Attestations: attImg})
+	return append([]subject{{idxDigest, all, ""}}, subs...), nil
+}
+
+// attach adds the evidence of s: its signature and attestations as cosign images, as plain
+// JSON files and as bundles.
+func (out *Attached) attach(key *ecdsa.PrivateKey, b Build, name, identity string, s subject) error {
+	sig, err := sign.NewSignature(key, identity, s.digest)
+	if err != nil {
+		return err
 	}
-	return out, nil
+	sigStmt, err := sign.SignatureStatement(s.digest)
+	if err != nil {
+		return err
+	}
+	sigBundle, err := sign.NewBundle(key, sigStmt)
+	if err != nil {
+		return err
+	}
+	out.Bundles = append(out.Bundles, Bundle{s.digest, sign.CosignSignPredicateType, s.file + "signature" + BundleSuffix, sigBundle})
+	var atts []sign.Layer
+	for _, st := range []struct {
+		typ       string
+		predicate any
+		file      string
+	}{
+		{SPDXPredicateType, SBOM(name, b.Version, s.digest, s.bins, b.Epoch), "sbom.spdx.json"},
+		{CycloneDXPredicateType, CycloneDXBOM(name, b.Version, s.digest, s.bins, b.Epoch), "sbom.cdx.json"},
+		{ProvenancePredicateType, NewProvenance(b, s.bins), "provenance.slsa.json"},
+	} {
+		stmt, err := NewStatement(name, s.digest, st.typ, st.predicate)
+		if err != nil {
+			return err
+		}
+		att, err := sign.NewAttestation(key, st.typ, stmt)
+		if err != nil {
+			return err
+		}
+		atts = append(atts, att)
+		bundle, err := sign.NewBundle(key, stmt)
+		if err != nil {
+			return err
+		}
+		out.Bundles = append(out.Bundles, Bundle{s.digest, st.typ, s.file + strings.TrimSuffix(st.file, ".json") + BundleSuffix, bundle})
+		var pretty bytes.Buffer
+		if err := json.Indent(&pretty, stmt, "", "  "); err != nil {
+			return fmt.Errorf("attesting %s: %w", name, err)
+		}
+		pretty.WriteByte('\n')
+		out.Files = append(out.Files, File{Name: s.file + st.file, Data: pretty.Bytes()})
+	}
+	sigImg, err := sign.Image([]sign.Layer{sig}, b.Epoch)
+	if err != nil {
+		return err
+	}
+	attImg, err := sign.Image(atts, b.Epoch)
+	if err != nil {
+		return err
+	}
+	out.Evidence = append(out.Evidence, sign.Evidence{Subject: s.digest, Signatures: sigImg, Attestations: attImg})
+	return nil
 }

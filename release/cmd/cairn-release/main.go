@@ -291,46 +291,7 @@ func verify(ctx context.Context, args []string) error {
 	if l == nil {
 		lockArg = "none"
 	}
-	rebuild := func(ctx context.Context, moduleDir, dist string, rec *release.Record) error {
-		svc := make([]release.Service, len(rec.Images))
-		for i, im := range rec.Images {
-			svc[i] = im.Service
-		}
-		b, _ := json.Marshal(svc)
-		svcFile := filepath.Join(work, "services.json")
-		if err := os.WriteFile(svcFile, b, 0o644); err != nil {
-			return err
-		}
-		home := filepath.Join(work, "home")
-		if err := os.MkdirAll(home, 0o700); err != nil {
-			return err
-		}
-		if lockArg != "none" {
-			// The lock of the copied tree, not of the original.
-			rel, err := filepath.Rel(c.dir, lockArg)
-			if err == nil && !strings.HasPrefix(rel, "..") {
-				lockArg = filepath.Join(moduleDir, rel)
-			}
-		}
-		cmdArgs := []string{"-c", `umask 077; exec "$0" "$@"`, self,
-			"-C", moduleDir, "-dist", dist, "-mode", "images", "-goroot", goroot, "-lock", lockArg,
-			"-version", rec.Version, "-commit", rec.Commit, "-epoch", strconv.FormatInt(rec.Epoch, 10),
-			"-dirty=" + strconv.FormatBool(rec.Dirty), "-services", svcFile, "-cache", "none", "-no-lock-check"}
-		cmd := exec.CommandContext(ctx, "/bin/sh", cmdArgs...)
-		cmd.Dir = moduleDir
-		cmd.Env = append([]string{
-			"HOME=" + home,
-			"GOCACHE=" + filepath.Join(work, "gocache"),
-			"PATH=" + os.Getenv("PATH"),
-			// The module cache is shared: its contents are verified against go.sum, and a
-			// fresh one would need the network.
-			"GOMODCACHE=" + gomodcache(),
-			"GOPROXY=off",
-		}, noise...)
-		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-		fmt.Fprintf(os.Stderr, "verify: rebuilding %s (%s) in the clean room %s\n", rec.Version, rec.Commit, work)
-		return cmd.Run()
-	}
+	rebuild := cleanRoom{self: self, work: work, goroot: goroot, moduleDir: c.dir, lockArg: lockArg}.rebuild
 	rep, err := release.Verify(ctx, release.VerifyOptions{ModuleDir: c.dir, DistDir: c.dist, WorkDir: work, Rebuild: rebuild})
 	if err != nil {
 		return err
@@ -359,19 +320,11 @@ func verify(ctx context.Context, args []string) error {
 		return fmt.Errorf("writing the JSON report: %w", err)
 	}
 	if *vsaKey != "" {
-		rebuilt, err := release.LoadRecord(filepath.Join(work, "dist", release.RecordFile))
-		if err != nil {
-			return err
-		}
 		if *vsaOut == "" {
 			*vsaOut = c.dist + ".vsa"
 		}
-		files, err := verdicts(rep, rec, rebuilt, *vsaKey, *verifierID, *vsaOut, time.Now())
-		if err != nil {
+		if err := writeVerdicts(rep, rec, work, *vsaKey, *verifierID, *vsaOut); err != nil {
 			return err
-		}
-		for _, f := range files {
-			fmt.Fprintf(os.Stderr, "verify: rebuild verdict %s\n", f)
 		}
 	}
 	if !rep.Pass {
@@ -390,4 +343,52 @@ func gomodcache() string {
 	}
 	home, _ := os.UserHomeDir()
 	return filepath.Join(home, "go", "pkg", "mod")
+}
+
+// cleanRoom is verify's rebuild: this program (self) run again with -mode images on the copy
+// of the module, in work, with a fresh GOCACHE and HOME, another umask and noise in the
+// environment.
+type cleanRoom struct {
+	self, work, goroot, moduleDir, lockArg string
+}
+
+func (cr cleanRoom) rebuild(ctx context.Context, moduleDir, dist string, rec *release.Record) error {
+	svc := make([]release.Service, len(rec.Images))
+	for i, im := range rec.Images {
+		svc[i] = im.Service
+	}
+	b, _ := json.Marshal(svc)
+	svcFile := filepath.Join(cr.work, "services.json")
+	if err := os.WriteFile(svcFile, b, 0o644); err != nil {
+		return err
+	}
+	home := filepath.Join(cr.work, "home")
+	if err := os.MkdirAll(home, 0o700); err != nil {
+		return err
+	}
+	if cr.lockArg != "none" {
+		// The lock of the copied tree, not of the original.
+		rel, err := filepath.Rel(cr.moduleDir, cr.lockArg)
+		if err == nil && !strings.HasPrefix(rel, "..") {
+			cr.lockArg = filepath.Join(moduleDir, rel)
+		}
+	}
+	cmdArgs := []string{"-c", `umask 077; exec "$0" "$@"`, cr.self,
+		"-C", moduleDir, "-dist", dist, "-mode", "images", "-goroot", cr.goroot, "-lock", cr.lockArg,
+		"-version", rec.Version, "-commit", rec.Commit, "-epoch", strconv.FormatInt(rec.Epoch, 10),
+		"-dirty=" + strconv.FormatBool(rec.Dirty), "-services", svcFile, "-cache", "none", "-no-lock-check"}
+	cmd := exec.CommandContext(ctx, "/bin/sh", cmdArgs...)
+	cmd.Dir = moduleDir
+	cmd.Env = append([]string{
+		"HOME=" + home,
+		"GOCACHE=" + filepath.Join(cr.work, "gocache"),
+		"PATH=" + os.Getenv("PATH"),
+		// The module cache is shared: its contents are verified against go.sum, and a
+		// fresh one would need the network.
+		"GOMODCACHE=" + gomodcache(),
+		"GOPROXY=off",
+	}, noise...)
+	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+	fmt.Fprintf(os.Stderr, "verify: rebuilding %s (%s) in the clean room %s\n", rec.Version, rec.Commit, cr.work)
+	return cmd.Run()
 }

@@ -15,6 +15,22 @@ import (
 	"github.com/cairn-iot/cairn/release/vsa"
 )
 
+// writeVerdicts writes the verdicts of a verify whose clean room was work, and names them.
+func writeVerdicts(rep *release.Report, rec *release.Record, work, keyFile, verifierID, outDir string) error {
+	rebuilt, err := release.LoadRecord(filepath.Join(work, "dist", release.RecordFile))
+	if err != nil {
+		return err
+	}
+	files, err := verdicts(rep, rec, rebuilt, keyFile, verifierID, outDir, time.Now())
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		fmt.Fprintf(os.Stderr, "verify: rebuild verdict %s\n", f)
+	}
+	return nil
+}
+
 // verdicts writes a signed rebuild verdict (package vsa) into outDir for each image of rec
 // that the rebuild (its record: rebuilt) made bit for bit, as the report's image checks say,
 // signed with the verifier's key in keyFile (a cosign private key; password in
