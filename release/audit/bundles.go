@@ -1,8 +1,6 @@
 package audit
 
 import (
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -94,11 +92,7 @@ func about(st *attest.Statement, d v1.Hash) bool {
 // unverified is a bundle's statement read without verifying it, nil if there is none: only
 // to sort files by subject and to word errors; the audit verifies before it trusts anything.
 func unverified(b []byte) *attest.Statement {
-	var bundle sign.Bundle
-	if json.Unmarshal(b, &bundle) != nil {
-		return nil
-	}
-	payload, err := base64.StdEncoding.DecodeString(bundle.DSSEEnvelope.Payload)
+	_, payload, err := sign.BundlePayload(b)
 	if err != nil {
 		return nil
 	}

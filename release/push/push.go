@@ -136,10 +136,8 @@ func Dist(ctx context.Context, distDir, prefix string, o Options) ([]Pushed, err
 		if _, err := verdictFor(o.Verdicts, img.Name, d); err != nil {
 			return nil, fmt.Errorf("pushing %s: %w", img.Name, err)
 		}
-		if v := filepath.Join(o.Verdicts, img.Name+attest.BundleSuffix); o.Verdicts != "" && exists(v) {
-			if st, err := bundleStatement(mustRead(v)); err != nil || !aboutDigest(st, d) {
-				return nil, fmt.Errorf("pushing %s: rebuild verdict %s is not a verdict about %s (run `go tool mage verify` with CAIRN_VSA_KEY again)", img.Name, v, d)
-			}
+		if err := checkVerdictBundle(o.Verdicts, img.Name, d); err != nil {
+			return nil, fmt.Errorf("pushing %s: %w", img.Name, err)
 		}
 		repo, err := name.NewRepository(prefix+"/"+img.Name, o.NameOptions...)
 		if err != nil {
@@ -243,7 +241,7 @@ func verdictFor(dir, svc string, digest v1.Hash) ([]byte, error) {
 	if dir == "" {
 		return nil, nil
 	}
-	file := filepath.Join(dir, svc+".intoto.json")
+	file := filepath.Join(dir, svc+vsa.EnvelopeSuffix)
 	env, err := os.ReadFile(file)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -352,17 +350,23 @@ func pushLegacy(lay *sign.Layout, svc string, repo name.Repository, subjects []v
 	return evidence, nil
 }
 
-func exists(path string) bool {
-	_, err := os.Stat(path)
-	return err == nil
-}
-
-func mustRead(path string) []byte {
-	b, _ := os.ReadFile(path)
-	return b
-}
-
-// aboutDigest reports whether st's first subject is d.
-func aboutDigest(st *attest.Statement, d v1.Hash) bool {
-	return len(st.Subject) > 0 && st.Subject[0].Digest[d.Algorithm] == d.Hex
+// checkVerdictBundle checks that the verdict bundle of svc in dir, if there is one, is about
+// digest, as verdictFor checks its envelope.
+func checkVerdictBundle(dir, svc string, digest v1.Hash) error {
+	if dir == "" {
+		return nil
+	}
+	file := filepath.Join(dir, svc+attest.BundleSuffix)
+	b, err := os.ReadFile(file)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	st, err := bundleStatement(b)
+	if err != nil || st.PredicateType != vsa.PredicateType || len(st.Subject) == 0 || st.Subject[0].Digest[digest.Algorithm] != digest.Hex {
+		return fmt.Errorf("rebuild verdict %s is not a verdict about %s (run `go tool mage verify` with CAIRN_VSA_KEY again)", file, digest)
+	}
+	return nil
 }

@@ -1,8 +1,6 @@
 package push
 
 import (
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -83,13 +81,9 @@ func referrerOf(file string, subjects map[v1.Hash]v1.Descriptor, created time.Ti
 // bundleStatement reads the statement of a bundle without verifying it (push has no key; the
 // audit and cosign verify).
 func bundleStatement(b []byte) (*attest.Statement, error) {
-	var bundle sign.Bundle
-	if err := json.Unmarshal(b, &bundle); err != nil || bundle.MediaType != sign.BundleMediaType {
-		return nil, fmt.Errorf("not a Sigstore bundle v0.3 (%v)", err)
-	}
-	payload, err := base64.StdEncoding.DecodeString(bundle.DSSEEnvelope.Payload)
+	_, payload, err := sign.BundlePayload(b)
 	if err != nil {
-		return nil, fmt.Errorf("decoding the bundle's payload: %w", err)
+		return nil, err
 	}
 	return attest.ParseStatement(payload)
 }

@@ -100,22 +100,33 @@ func SignatureStatement(digest v1.Hash) ([]byte, error) {
 	})
 }
 
-// VerifyBundle checks that data is a bundle v0.3 whose envelope pub signed, and returns the
-// in-toto statement it carries. Nothing from a bundle should be trusted before this returns.
-func VerifyBundle(pub *ecdsa.PublicKey, data []byte) ([]byte, error) {
+// BundlePayload decodes a bundle v0.3 and returns it with the in-toto statement it carries,
+// WITHOUT verifying the signature: for sorting and wording only (push, which has no key; the
+// audit's choice of files). VerifyBundle is what makes a payload trustworthy.
+func BundlePayload(data []byte) (*Bundle, []byte, error) {
 	var b Bundle
 	if err := json.Unmarshal(data, &b); err != nil {
-		return nil, fmt.Errorf("decoding Sigstore bundle: %w", err)
+		return nil, nil, fmt.Errorf("decoding Sigstore bundle: %w", err)
 	}
 	if b.MediaType != BundleMediaType {
-		return nil, fmt.Errorf("decoding Sigstore bundle: media type %q, want %q", b.MediaType, BundleMediaType)
+		return nil, nil, fmt.Errorf("decoding Sigstore bundle: media type %q, want %q", b.MediaType, BundleMediaType)
 	}
 	if b.DSSEEnvelope.PayloadType != InTotoPayloadType {
-		return nil, fmt.Errorf("Sigstore bundle: payload type %q, want %q", b.DSSEEnvelope.PayloadType, InTotoPayloadType)
+		return nil, nil, fmt.Errorf("Sigstore bundle: payload type %q, want %q", b.DSSEEnvelope.PayloadType, InTotoPayloadType)
 	}
 	payload, err := base64.StdEncoding.DecodeString(b.DSSEEnvelope.Payload)
 	if err != nil {
-		return nil, fmt.Errorf("decoding Sigstore bundle payload: %w", err)
+		return nil, nil, fmt.Errorf("decoding Sigstore bundle payload: %w", err)
+	}
+	return &b, payload, nil
+}
+
+// VerifyBundle checks that data is a bundle v0.3 whose envelope pub signed, and returns the
+// in-toto statement it carries. Nothing from a bundle should be trusted before this returns.
+func VerifyBundle(pub *ecdsa.PublicKey, data []byte) ([]byte, error) {
+	b, payload, err := BundlePayload(data)
+	if err != nil {
+		return nil, err
 	}
 	pae := PAE(b.DSSEEnvelope.PayloadType, payload)
 	for _, s := range b.DSSEEnvelope.Signatures {

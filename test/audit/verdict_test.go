@@ -3,7 +3,6 @@ package audit_test
 import (
 	"crypto/ecdsa"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -38,23 +37,8 @@ func writeVerdict(t *testing.T, svc string, index *v1.Hash) (dir string, pubFile
 	for _, desc := range m.Manifests {
 		v.Manifests = append(v.Manifests, desc.Digest)
 	}
-	env, err := v.Sign(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := v.Statement()
-	if err != nil {
-		t.Fatal(err)
-	}
-	bundle, err := sign.NewBundle(key, st)
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir = t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, svc+".intoto.json"), env, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, svc+".sigstore.json"), bundle, 0o644); err != nil {
+	if _, err := v.Write(key, dir); err != nil {
 		t.Fatal(err)
 	}
 	return dir, pubFile

@@ -33,15 +33,14 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 
-	"github.com/cairn-iot/cairn/release/attest"
 	"github.com/cairn-iot/cairn/release/audit"
 	"github.com/cairn-iot/cairn/release/sign"
+	"github.com/cairn-iot/cairn/release/vsa"
 )
 
 func main() {
@@ -145,41 +144,11 @@ func writeVerdict(r *audit.Report, keyFile, dir string, password []byte, now tim
 	if err != nil {
 		return nil, err
 	}
-	data, err := os.ReadFile(keyFile)
-	if err != nil {
-		return nil, fmt.Errorf("reading the verifier's key: %w", err)
-	}
-	key, err := sign.ParsePrivateKey(data, password)
-	if err != nil {
-		return nil, fmt.Errorf("reading the verifier's key %s: %w", keyFile, err)
-	}
-	env, err := v.Sign(key)
+	key, err := vsa.LoadKey(keyFile, password)
 	if err != nil {
 		return nil, err
 	}
-	st, err := v.Statement()
-	if err != nil {
-		return nil, err
-	}
-	bundle, err := sign.NewBundle(key, st)
-	if err != nil {
-		return nil, err
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
-	var files []string
-	for name, b := range map[string][]byte{v.Name + ".intoto.json": append(env, '\n'), v.Name + attest.BundleSuffix: bundle} {
-		path := filepath.Join(dir, name)
-		if err := os.WriteFile(path+".tmp", b, 0o644); err != nil {
-			return files, err
-		}
-		if err := os.Rename(path+".tmp", path); err != nil {
-			return files, err
-		}
-		files = append(files, path)
-	}
-	return files, nil
+	return v.Write(key, dir)
 }
 
 func publicKey(file string) (*ecdsa.PublicKey, error) {

@@ -10,8 +10,6 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/cairn-iot/cairn/release"
-	"github.com/cairn-iot/cairn/release/attest"
-	"github.com/cairn-iot/cairn/release/sign"
 	"github.com/cairn-iot/cairn/release/vsa"
 )
 
@@ -40,13 +38,9 @@ func verdicts(rep *release.Report, rec, rebuilt *release.Record, keyFile, verifi
 	if rec.Dirty {
 		return nil, fmt.Errorf("no rebuild verdicts: release %s was built from a dirty tree, not from commit %s alone", rec.Version, rec.Commit)
 	}
-	data, err := os.ReadFile(keyFile)
+	key, err := vsa.LoadKey(keyFile, []byte(os.Getenv("CAIRN_VSA_PASSWORD")))
 	if err != nil {
-		return nil, fmt.Errorf("reading the verifier's key: %w", err)
-	}
-	key, err := sign.ParsePrivateKey(data, []byte(os.Getenv("CAIRN_VSA_PASSWORD")))
-	if err != nil {
-		return nil, fmt.Errorf("reading the verifier's key %s: %w (password from CAIRN_VSA_PASSWORD)", keyFile, err)
+		return nil, fmt.Errorf("%w (password from CAIRN_VSA_PASSWORD)", err)
 	}
 	again := map[string]string{}
 	for _, im := range rebuilt.Images {
@@ -76,29 +70,10 @@ func verdicts(rep *release.Report, rec, rebuilt *release.Record, keyFile, verifi
 			}
 			v.Manifests = append(v.Manifests, h)
 		}
-		env, err := v.Sign(key)
+		files, err := v.Write(key, outDir)
+		written = append(written, files...)
 		if err != nil {
 			return written, err
-		}
-		st, err := v.Statement()
-		if err != nil {
-			return written, err
-		}
-		bundle, err := sign.NewBundle(key, st)
-		if err != nil {
-			return written, err
-		}
-		// The DSSE envelope (the legacy attestations) and the same statement as a Sigstore
-		// bundle (the referrers).
-		for _, f := range []struct {
-			name string
-			data []byte
-		}{{im.Name + ".intoto.json", append(env, '\n')}, {im.Name + attest.BundleSuffix, bundle}} {
-			path := filepath.Join(outDir, f.name)
-			if err := writeAtomic(path, f.data); err != nil {
-				return written, err
-			}
-			written = append(written, path)
 		}
 	}
 	return written, nil
@@ -116,13 +91,4 @@ func imagePassed(rep *release.Report, name string) bool {
 		}
 	}
 	return n > 0
-}
-
-// writeAtomic writes b to a temporary sibling of name and renames it into place.
-func writeAtomic(name string, b []byte) error {
-	tmp := name + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, name)
 }
