@@ -44,12 +44,6 @@ type Platform struct {
 	Variant      string
 }
 
-// The two platforms of a Cairn release, in index order.
-var (
-	LinuxAMD64 = Platform{OS: "linux", Architecture: "amd64"}
-	LinuxARMv7 = Platform{OS: "linux", Architecture: "arm", Variant: "v7"}
-)
-
 // String returns the platform as os/arch[/variant], for example "linux/arm/v7".
 func (p Platform) String() string {
 	s := p.OS + "/" + p.Architecture

@@ -21,6 +21,12 @@ import (
 var update = flag.Bool("update", false, "rewrite testdata/golden_index_digest.txt (a conscious, reviewed change)")
 
 // fixture is the golden image: fixed "binaries" for both platforms and a fixed epoch.
+// The two platforms of a Cairn release (release/build.Targets), in index order.
+var (
+	linuxAMD64 = Platform{OS: "linux", Architecture: "amd64"}
+	linuxARMv7 = Platform{OS: "linux", Architecture: "arm", Variant: "v7"}
+)
+
 func fixture() (Spec, []Binary, time.Time) {
 	spec := Spec{
 		Name:     "fixture",
@@ -31,8 +37,8 @@ func fixture() (Spec, []Binary, time.Time) {
 		Version:  "v0.0.0-golden",
 	}
 	bins := []Binary{
-		{Platform: LinuxAMD64, Data: []byte("\x7fELF fixture binary for amd64\n")},
-		{Platform: LinuxARMv7, Data: []byte("\x7fELF fixture binary for arm v7\n")},
+		{Platform: linuxAMD64, Data: []byte("\x7fELF fixture binary for amd64\n")},
+		{Platform: linuxARMv7, Data: []byte("\x7fELF fixture binary for arm v7\n")},
 	}
 	return spec, bins, time.Unix(1700000000, 0)
 }
@@ -251,7 +257,7 @@ func TestInputsChangeDigest(t *testing.T) {
 	}
 	baseD, _ := base.Digest()
 	other := append([]Binary(nil), bins...)
-	other[1] = Binary{Platform: LinuxARMv7, Data: []byte("other")}
+	other[1] = Binary{Platform: linuxARMv7, Data: []byte("other")}
 	spec2 := spec
 	spec2.Version = "v9"
 	tests := []struct {
@@ -296,7 +302,7 @@ func TestIndexErrors(t *testing.T) {
 		{"bad port", badPort, bins, epoch, "8080"},
 		{"no binaries", spec, nil, epoch, "no binaries"},
 		{"duplicate platform", spec, []Binary{bins[0], bins[0]}, epoch, "two binaries"},
-		{"empty binary", spec, []Binary{{Platform: LinuxAMD64}}, epoch, "empty"},
+		{"empty binary", spec, []Binary{{Platform: linuxAMD64}}, epoch, "empty"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

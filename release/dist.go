@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/cairn-iot/cairn/release/record"
 )
 
 // stagingPrefix names the staging directories next to dist/: "dist.staging-*". They are
@@ -71,9 +73,6 @@ func newStaging(dist string) (string, error) {
 	return dir, nil
 }
 
-// BenchDir is dist/bench, where `go tool mage bench` writes its report. A release keeps it.
-const BenchDir = "bench"
-
 // removeStaging removes the staging directories next to dist; the caller holds dist's lock,
 // so they are what killed releases left.
 func removeStaging(dist string) error {
@@ -132,9 +131,9 @@ func swapIn(staging, dist string) error {
 		staging = aside
 	}
 	// dist/bench is the benchmark report (release/bench), not the release's: it stays.
-	if _, err := os.Lstat(filepath.Join(staging, BenchDir)); err == nil {
-		if err := os.Rename(filepath.Join(staging, BenchDir), filepath.Join(dist, BenchDir)); err != nil && !os.IsExist(err) {
-			return fmt.Errorf("keeping dist/%s: %w", BenchDir, err)
+	if _, err := os.Lstat(filepath.Join(staging, record.BenchDir)); err == nil {
+		if err := os.Rename(filepath.Join(staging, record.BenchDir), filepath.Join(dist, record.BenchDir)); err != nil && !os.IsExist(err) {
+			return fmt.Errorf("keeping dist/%s: %w", record.BenchDir, err)
 		}
 	}
 	if err := os.RemoveAll(staging); err != nil {

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/cairn-iot/cairn/release/record"
 )
 
 func TestSecondReleaseWaitsForTheFirst(t *testing.T) {
@@ -62,10 +64,10 @@ func TestSwapIn(t *testing.T) {
 func TestSwapInKeepsTheBenchReport(t *testing.T) {
 	parent := t.TempDir()
 	dist := filepath.Join(parent, "dist")
-	if err := os.MkdirAll(filepath.Join(dist, BenchDir), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(dist, record.BenchDir), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	os.WriteFile(filepath.Join(dist, BenchDir, "report.md"), []byte("report"), 0o644)
+	os.WriteFile(filepath.Join(dist, record.BenchDir, "report.md"), []byte("report"), 0o644)
 	os.WriteFile(filepath.Join(dist, "old"), []byte("old release"), 0o644)
 	staging, err := newStaging(dist)
 	if err != nil {
@@ -75,7 +77,7 @@ func TestSwapInKeepsTheBenchReport(t *testing.T) {
 	if err := swapIn(staging, dist); err != nil {
 		t.Fatal(err)
 	}
-	if b, err := os.ReadFile(filepath.Join(dist, BenchDir, "report.md")); err != nil || string(b) != "report" {
+	if b, err := os.ReadFile(filepath.Join(dist, record.BenchDir, "report.md")); err != nil || string(b) != "report" {
 		t.Errorf("dist/bench/report.md after a release = %q, %v; want the report kept", b, err)
 	}
 	if _, err := os.Stat(filepath.Join(dist, "old")); !os.IsNotExist(err) {

@@ -14,7 +14,7 @@
 //	archives/<svc>_linux_amd64.docker.tar,
 //	archives/<svc>_linux_arm_v7.docker.tar          docker-archive (single platform), tagged
 //	                                                ghcr.io/cairn-iot/<svc>:<version>
-//	release.json                                    the Record, canonical JSON
+//	release.json                                    the record (package record), canonical JSON
 //
 // then run the Steps (ModeRelease; signing, attestations and the archives and packages extend the release
 // here, registered in release/cmd/cairn-release/steps.go; see Step and Stage), and finally
@@ -32,18 +32,8 @@
 // version, commit and epoch (package source), the toolchain root, the passthrough
 // environment. Nothing here reads the clock or the environment.
 //
-// Verify is the reproducibility check. It copies the module into a clean room, rebuilds the
-// release recorded in dist/release.json there (cairn-release runs itself with a fresh HOME
-// and GOCACHE, TZ=Pacific/Chatham, umask 077, another locale and noise variables such as
-// GOFLAGS, GOEXPERIMENT, CGO_ENABLED, CC and SOURCE_DATE_EPOCH that must not leak into the
-// build), and compares bit for bit: bin/, oci/, archives/ and release.json (Compared). Not
-// compared: the output of steps (signatures are randomised ECDSA and verified by their own
-// keys); `cairn-release verify` then audits dist/cosign and dist/attestations with the
-// release's public key (package release/evidence, which this package may not import: it
-// brings the audit's registry client). Tolerated: nothing else. The module cache is shared with the host (its content is
-// checked against go.sum), and the rebuild runs no lock check (the tree is the same). A
-// difference is named by image, platform and layer, and a differing layer is opened to name
-// the files inside it; the report is text (PASS/FAIL lines) and JSON.
+// The release is checked by package release/verify (a clean-room rebuild compared bit for
+// bit, then the evidence beside the images), which this package does not import.
 //
 // Why the pipeline runs as `<pinned go> run ./release/cmd/cairn-release` and not inside the
 // mage process: mage is compiled by whatever Go the host has. The assembler's output depends

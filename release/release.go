@@ -15,6 +15,7 @@ import (
 	"github.com/cairn-iot/cairn/images"
 	"github.com/cairn-iot/cairn/lock"
 	"github.com/cairn-iot/cairn/release/build"
+	"github.com/cairn-iot/cairn/release/record"
 )
 
 // Mode says how far a run goes.
@@ -31,45 +32,13 @@ const (
 	ModeRelease
 )
 
-// Step is an extension of the release: it runs after the images are assembled and the
-// record is written, before the staging directory is swapped in as dist/. It adds its own
-// files below s.Dir (dist/cosign/<svc>, dist/attestations/<svc>, dist/packages, ...) and
-// must not change what is already there: verify compares bin/, oci/, archives/ and
-// release.json with a rebuild that runs no steps. A step that fails fails the release, and
-// dist/ stays as it was. Steps are registered in release/cmd/cairn-release/steps.go.
-type Step func(ctx context.Context, s *Stage) error
-
-// Stage is what a Step sees: the release being staged, everything resolved.
-type Stage struct {
-	// Dir is the staging directory that becomes dist/ (write below it, never to dist/).
-	Dir string
-	// Record is the release record, already written to Dir/release.json. Read only.
-	Record *Record
-	// Indexes are the assembled image indexes by service name (the ones in Dir/oci).
-	Indexes map[string]v1.ImageIndex
-	// ModuleDir is the module being released.
-	ModuleDir string
-	// Lock is the lock (nil only for a fixture module without lock/lock.json).
-	Lock *lock.Lock
-	// GOROOT is the pinned toolchain's root; GOROOT/bin/go runs go1.26.8.
-	GOROOT string
-	// Epoch is the one source date epoch (UTC). Anything written uses it, never time.Now.
-	Epoch time.Time
-	// Version and Commit identify the sources.
-	Version, Commit string
-	// Services are the released services, in release order.
-	Services []Service
-	// Log receives progress lines.
-	Log io.Writer
-}
-
 // Options are a release's inputs, all resolved at the edge (release/cmd/cairn-release or a
 // test) and passed in as values.
 type Options struct {
 	Mode      Mode
 	ModuleDir string // the module to release (absolute)
 	DistDir   string // default ModuleDir/dist
-	Services  []Service
+	Services  []record.Service
 	Lock      *lock.Lock // may be nil for a fixture module: then Compressor must be set
 	GOROOT    string     // pinned toolchain root
 	Toolchain string     // its version, e.g. "go1.26.8" (recorded)
@@ -94,7 +63,7 @@ type Options struct {
 	// CheckLock runs first in ModeRelease (lock.Check); nil skips it.
 	CheckLock func(ctx context.Context, moduleDir string) error
 	// Steps run in ModeRelease, in order, before the swap.
-	Steps []Step
+	Steps []record.Step
 	// Repository prefixes the docker-archive tags: <Repository>/<svc>:<version>.
 	Repository string
 	// Log receives progress lines; nil discards them.
@@ -108,15 +77,9 @@ type Options struct {
 	afterStage func(staging string)
 }
 
-// DefaultSource is the repository URL written into the images' source annotation.
-const DefaultSource = "https://github.com/cairn-iot/cairn"
-
-// DefaultRepository prefixes docker-archive tags.
-const DefaultRepository = "ghcr.io/cairn-iot"
-
 // Run performs a release into a staging directory next to DistDir and swaps it in as
 // DistDir at the end. On any error DistDir is left as it was.
-func Run(ctx context.Context, o Options) (*Record, error) {
+func Run(ctx context.Context, o Options) (*record.Release, error) {
 	if err := o.defaults(); err != nil {
 		return nil, err
 	}
@@ -169,7 +132,7 @@ func Run(ctx context.Context, o Options) (*Record, error) {
 		return nil, err
 	}
 	if o.Mode >= ModeRelease {
-		st := &Stage{
+		st := &record.Stage{
 			Dir: staging, Record: rec, Indexes: idxs, ModuleDir: o.ModuleDir, Lock: o.Lock,
 			GOROOT: o.GOROOT, Epoch: o.Epoch, Version: o.Version, Commit: o.Commit,
 			Services: o.Services, Log: o.Log,
@@ -203,7 +166,7 @@ func (o *Options) fingerprint(staging, treeBefore string, logf func(string, ...a
 		return err
 	}
 	if tree != treeBefore {
-		logf("release %s: the module tree changed while the release ran; %s not written, so the next release rebuilds", o.Version, InputsFile)
+		logf("release %s: the module tree changed while the release ran; %s not written, so the next release rebuilds", o.Version, record.InputsFile)
 		return nil
 	}
 	digest, err := o.inputsDigest(tree)
@@ -235,13 +198,13 @@ func (o *Options) defaults() error {
 		o.DistDir = abs
 	}
 	if o.Services == nil {
-		o.Services = Services
+		o.Services = record.Services
 	}
 	if o.Source == "" {
-		o.Source = DefaultSource
+		o.Source = record.DefaultSource
 	}
 	if o.Repository == "" {
-		o.Repository = DefaultRepository
+		o.Repository = record.DefaultRepository
 	}
 	if o.Compressor == (images.Compressor{}) {
 		if o.Lock == nil {
@@ -290,15 +253,15 @@ func linkedVersion(module string) string {
 }
 
 // stage builds and assembles everything below staging.
-func (o *Options) stage(ctx context.Context, staging string, logf func(string, ...any)) (*Record, map[string]v1.ImageIndex, error) {
-	rec := &Record{
+func (o *Options) stage(ctx context.Context, staging string, logf func(string, ...any)) (*record.Release, map[string]v1.ImageIndex, error) {
+	rec := &record.Release{
 		Commit:     o.Commit,
-		Compressor: Compressor{Level: o.Compressor.Level, Module: o.Compressor.Module, Version: o.Compressor.Version},
+		Compressor: record.Compressor{Level: o.Compressor.Level, Module: o.Compressor.Module, Version: o.Compressor.Version},
 		Created:    o.Epoch.Format(time.RFC3339),
 		Dirty:      o.Dirty,
 		Epoch:      o.Epoch.Unix(),
-		Images:     []ImageRecord{},
-		Schema:     recordSchema,
+		Images:     []record.Image{},
+		Schema:     record.Schema,
 		Source:     o.Source,
 		Toolchain:  o.Toolchain,
 		Version:    o.Version,
@@ -348,28 +311,28 @@ func (o *Options) stage(ctx context.Context, staging string, logf func(string, .
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := os.WriteFile(filepath.Join(staging, RecordFile), b, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(staging, record.File), b, 0o644); err != nil {
 		return nil, nil, fmt.Errorf("writing release record: %w", err)
 	}
 	return rec, idxs, nil
 }
 
 // image assembles one service's index, writes its archives, and returns its record.
-func (o *Options) image(s Service, bins []build.Binary, staging string) (ImageRecord, v1.ImageIndex, error) {
-	ir := ImageRecord{Name: s.Name, Service: s, Platforms: []PlatformRecord{}}
+func (o *Options) image(s record.Service, bins []build.Binary, staging string) (record.Image, v1.ImageIndex, error) {
+	ir := record.Image{Name: s.Name, Service: s, Platforms: []record.Platform{}}
 	var ib []images.Binary
 	for _, b := range bins {
 		data, err := os.ReadFile(b.Path)
 		if err != nil {
 			return ir, nil, fmt.Errorf("reading binary: %w", err)
 		}
-		ib = append(ib, images.Binary{Platform: b.Platform, Data: data})
+		ib = append(ib, images.Binary{Platform: images.Platform(b.Platform), Data: data})
 	}
 	opts := []images.Option{images.WithCompressor(o.Compressor)}
 	if o.Cache != nil {
 		opts = append(opts, images.WithCache(o.Cache))
 	}
-	idx, err := images.Index(s.spec(o.Source, o.Commit, o.Version), ib, o.Epoch, opts...)
+	idx, err := images.Index(o.spec(s), ib, o.Epoch, opts...)
 	if err != nil {
 		return ir, nil, err
 	}
@@ -388,11 +351,11 @@ func (o *Options) image(s Service, bins []build.Binary, staging string) (ImageRe
 		if err != nil {
 			return ir, nil, err
 		}
-		pr := PlatformRecord{
+		pr := record.Platform{
 			Platform: bins[i].Platform.String(),
 			Manifest: desc.Digest.String(),
 			Config:   m.Config.Digest.String(),
-			Binary: BinaryRecord{
+			Binary: record.Binary{
 				Path:   filepath.ToSlash(filepath.Join("bin", bins[i].Platform.Dir(), s.Name)),
 				SHA256: bins[i].SHA256,
 			},
@@ -419,4 +382,16 @@ func (o *Options) image(s Service, bins []build.Binary, staging string) (ImageRe
 		return ir, nil, fmt.Errorf("writing %s: %w", p, err)
 	}
 	return ir, idx, nil
+}
+
+// spec is the image spec (package images) of a service's index in this release.
+func (o *Options) spec(s record.Service) images.Spec {
+	return images.Spec{
+		Name:     s.Name,
+		Ports:    s.Ports,
+		DataDirs: s.DataDirs,
+		Source:   o.Source,
+		Revision: o.Commit,
+		Version:  o.Version,
+	}
 }

@@ -14,14 +14,10 @@ import (
 	"slices"
 	"strings"
 	"sync"
-)
 
-// InputsFile is the fingerprint of a release, written last into the staging directory so it
-// exists only in a complete dist/: the digest of everything the release read (Inputs) and the
-// SHA-256 of every file the release wrote. A release whose inputs have the same digest, with a
-// dist/ whose files all still hash to what it lists, has nothing to do (UpToDate). Nothing in
-// it is trusted by mtime: every input and every output is read and hashed each time.
-const InputsFile = "inputs.json"
+	"github.com/cairn-iot/cairn/release/record"
+	"github.com/cairn-iot/cairn/release/source"
+)
 
 // inputsSchema versions InputsFile; a change makes every older dist/ out of date.
 const inputsSchema = "cairn.inputs/v1"
@@ -48,7 +44,7 @@ type Freshness struct {
 	// Files is how many dist/ files were hashed and matched.
 	Files int
 	// Record is dist/release.json when Fresh.
-	Record *Record
+	Record *record.Release
 }
 
 // UpToDate reports whether o.DistDir already holds the release o describes: its InputsFile
@@ -74,17 +70,17 @@ func (o *Options) upToDate(tree string) (Freshness, error) {
 		return Freshness{}, err
 	}
 	f := Freshness{Digest: digest}
-	b, err := os.ReadFile(filepath.Join(o.DistDir, InputsFile))
+	b, err := os.ReadFile(filepath.Join(o.DistDir, record.InputsFile))
 	if errors.Is(err, fs.ErrNotExist) {
 		f.Reason = "no complete release in " + o.DistDir
 		return f, nil
 	}
 	if err != nil {
-		return f, fmt.Errorf("reading %s: %w", InputsFile, err)
+		return f, fmt.Errorf("reading %s: %w", record.InputsFile, err)
 	}
 	var in Inputs
 	if err := json.Unmarshal(b, &in); err != nil || in.Schema != inputsSchema {
-		f.Reason = fmt.Sprintf("%s is not a %s fingerprint", InputsFile, inputsSchema)
+		f.Reason = fmt.Sprintf("%s is not a %s fingerprint", record.InputsFile, inputsSchema)
 		return f, nil
 	}
 	if in.Digest != digest {
@@ -107,14 +103,14 @@ func (o *Options) upToDate(tree string) (Freshness, error) {
 			return f, nil
 		}
 	}
-	rb, err := os.ReadFile(filepath.Join(o.DistDir, RecordFile))
+	rb, err := os.ReadFile(filepath.Join(o.DistDir, record.File))
 	if err != nil {
-		f.Reason = fmt.Sprintf("reading %s: %v", RecordFile, err)
+		f.Reason = fmt.Sprintf("reading %s: %v", record.File, err)
 		return f, nil
 	}
-	var rec Record
+	var rec record.Release
 	if err := json.Unmarshal(rb, &rec); err != nil {
-		f.Reason = fmt.Sprintf("decoding %s: %v", RecordFile, err)
+		f.Reason = fmt.Sprintf("decoding %s: %v", record.File, err)
 		return f, nil
 	}
 	f.Fresh, f.Files, f.Record = true, len(names), &rec
@@ -163,8 +159,8 @@ func writeInputs(staging, digest string) error {
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(staging, InputsFile), append(b, '\n'), 0o644); err != nil {
-		return fmt.Errorf("writing %s: %w", InputsFile, err)
+	if err := os.WriteFile(filepath.Join(staging, record.InputsFile), append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("writing %s: %w", record.InputsFile, err)
 	}
 	return nil
 }
@@ -176,7 +172,7 @@ func (o *Options) inputsHeader() ([]byte, error) {
 	return json.Marshal(struct {
 		Schema     string
 		Mode       Mode
-		Services   []Service
+		Services   []record.Service
 		Toolchain  string
 		Version    string
 		Commit     string
@@ -215,10 +211,10 @@ func (o *Options) inputsDigest(tree string) (string, error) {
 	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// treeDigest hashes the module's input files (InputFiles): regular files by content and
+// treeDigest hashes the module's input files (source.Files): regular files by content and
 // executable bit, symlinks by target.
 func (o *Options) treeDigest() (string, error) {
-	files, err := InputFiles(o.ModuleDir, o.DistDir)
+	files, err := source.Files(o.ModuleDir, o.DistDir)
 	if err != nil {
 		return "", err
 	}

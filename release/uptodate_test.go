@@ -8,6 +8,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/cairn-iot/cairn/release/record"
 )
 
 // countingGo is fakeGo counting its calls.
@@ -56,7 +58,7 @@ func TestUpToDateAfterRelease(t *testing.T) {
 	// Every file below dist/ but the fingerprint itself is listed.
 	var want int
 	filepath.WalkDir(filepath.Join(o.ModuleDir, "dist"), func(p string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() && d.Name() != InputsFile {
+		if err == nil && !d.IsDir() && d.Name() != record.InputsFile {
 			want++
 		}
 		return err
@@ -130,12 +132,12 @@ func TestUpToDateSeesEveryChange(t *testing.T) {
 			}
 		}, "dist/ is incomplete"},
 		{"fingerprint removed", func(t *testing.T, o *Options) {
-			if err := os.Remove(filepath.Join(o.ModuleDir, "dist", InputsFile)); err != nil {
+			if err := os.Remove(filepath.Join(o.ModuleDir, "dist", record.InputsFile)); err != nil {
 				t.Fatal(err)
 			}
 		}, "no complete release"},
 		{"fingerprint damaged", func(t *testing.T, o *Options) {
-			write(t, filepath.Join(o.ModuleDir, "dist", InputsFile), "{")
+			write(t, filepath.Join(o.ModuleDir, "dist", record.InputsFile), "{")
 		}, "is not a cairn.inputs/v1 fingerprint"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -202,8 +204,8 @@ func TestTreeChangedDuringReleaseWritesNoFingerprint(t *testing.T) {
 	if _, err := Run(context.Background(), o); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(filepath.Join(o.ModuleDir, "dist", InputsFile)); !os.IsNotExist(err) {
-		t.Errorf("dist/%s after the tree changed mid-release: %v, want none", InputsFile, err)
+	if _, err := os.Stat(filepath.Join(o.ModuleDir, "dist", record.InputsFile)); !os.IsNotExist(err) {
+		t.Errorf("dist/%s after the tree changed mid-release: %v, want none", record.InputsFile, err)
 	}
 	if f, err := UpToDate(o); err != nil || f.Fresh {
 		t.Errorf("UpToDate = %+v, %v; want not fresh", f, err)

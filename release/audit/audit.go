@@ -39,22 +39,17 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/cairn-iot/cairn/release/attest"
+	"github.com/cairn-iot/cairn/release/record"
 	"github.com/cairn-iot/cairn/release/vsa"
 )
 
-// Check is one verified property.
-type Check struct {
-	Name   string `json:"name"`
-	Pass   bool   `json:"pass"`
-	Reason string `json:"reason,omitempty"`
-}
-
 // Report is the outcome of an audit.
 type Report struct {
+	// Report holds the checks (record.Check, as a release's verification reports them), Pass,
+	// and the commit and version the provenance names.
+	record.Report
 	Ref       string   `json:"ref"`
 	Digest    string   `json:"digest,omitempty"`
-	Commit    string   `json:"commit,omitempty"`
-	Version   string   `json:"version,omitempty"`
 	Toolchain string   `json:"toolchain,omitempty"`
 	Modules   []string `json:"modules,omitempty"`
 	// Rebuilt is what a passing rebuild found, for a rebuild verdict (RebuildVerdict);
@@ -64,14 +59,12 @@ type Report struct {
 	// FormatBundles when the image has Sigstore bundles, else FormatLegacy.
 	Formats map[string]string `json:"formats,omitempty"`
 	// Verdict is the verified rebuild verdict, when Options.VerifierKey was given.
-	Verdict string  `json:"verdict,omitempty"`
-	Checks  []Check `json:"checks"`
-	Pass    bool    `json:"pass"`
+	Verdict string `json:"verdict,omitempty"`
 }
 
 // Failed returns the failed checks.
-func (r *Report) Failed() []Check {
-	var out []Check
+func (r *Report) Failed() []record.Check {
+	var out []record.Check
 	for _, c := range r.Checks {
 		if !c.Pass {
 			out = append(out, c)
@@ -99,11 +92,7 @@ func (r *Report) Text(w io.Writer) error {
 		fmt.Fprintf(&b, "  %s\n", m)
 	}
 	for _, c := range r.Checks {
-		if c.Pass {
-			fmt.Fprintf(&b, "PASS %s\n", c.Name)
-		} else {
-			fmt.Fprintf(&b, "FAIL %s: %s\n", c.Name, c.Reason)
-		}
+		b.WriteString(c.Line())
 	}
 	if r.Pass {
 		b.WriteString("PASS\n")
@@ -182,9 +171,9 @@ type auditor struct {
 }
 
 func (a *auditor) check(name string, err error) bool {
-	c := Check{Name: name, Pass: err == nil}
+	c := record.Check{Name: name, Pass: err == nil}
 	if err != nil {
-		c.Reason = err.Error()
+		c.Detail = err.Error()
 	}
 	a.r.Checks = append(a.r.Checks, c)
 	return err == nil

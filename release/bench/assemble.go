@@ -16,11 +16,18 @@ import (
 	"github.com/klauspost/compress/gzip"
 
 	"github.com/cairn-iot/cairn/images"
-	"github.com/cairn-iot/cairn/release"
+	"github.com/cairn-iot/cairn/release/build"
+	"github.com/cairn-iot/cairn/release/record"
 )
 
-// Platforms are the release platforms, in index order.
-var Platforms = []images.Platform{images.LinuxAMD64, images.LinuxARMv7}
+// Platforms are the release platforms (build.Targets), in index order.
+var Platforms = func() []images.Platform {
+	var ps []images.Platform
+	for _, t := range build.Targets {
+		ps = append(ps, images.Platform(t.Platform))
+	}
+	return ps
+}()
 
 // Service is one service's binaries, one per platform in Platforms order.
 type Service struct {
@@ -32,7 +39,7 @@ type Service struct {
 // service of the release, and returns them with their image specs.
 func LoadServices(binDir, version, commit string) ([]Service, error) {
 	var out []Service
-	for _, s := range release.Services {
+	for _, s := range record.Services {
 		svc, err := LoadService(binDir, s, version, commit)
 		if err != nil {
 			return nil, err
@@ -43,9 +50,9 @@ func LoadServices(binDir, version, commit string) ([]Service, error) {
 }
 
 // LoadService reads one service's binaries from binDir (dist/bin layout).
-func LoadService(binDir string, s release.Service, version, commit string) (Service, error) {
+func LoadService(binDir string, s record.Service, version, commit string) (Service, error) {
 	svc := Service{Spec: images.Spec{Name: s.Name, Ports: s.Ports, DataDirs: s.DataDirs,
-		Source: release.DefaultSource, Revision: commit, Version: version}}
+		Source: record.DefaultSource, Revision: commit, Version: version}}
 	for _, p := range Platforms {
 		b, err := os.ReadFile(filepath.Join(binDir, p.Dir(), s.Name))
 		if err != nil {

@@ -27,7 +27,7 @@
 //
 // The report goes to dist/bench/report.md and report.json. A release builds a whole new
 // dist/ in a staging directory and swaps it in, removing the old tree, but moves dist/bench
-// across (release.BenchDir), and dist/inputs.json does not list it, so a report neither
+// across (record.BenchDir), and dist/inputs.json does not list it, so a report neither
 // disappears with the next release nor makes dist/ look changed. Both files are written to a
 // temporary name and renamed.
 //

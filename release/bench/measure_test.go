@@ -18,7 +18,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/cairn-iot/cairn/images"
-	"github.com/cairn-iot/cairn/release"
+	"github.com/cairn-iot/cairn/release/record"
 	"github.com/cairn-iot/cairn/test/testenv"
 )
 
@@ -65,7 +65,7 @@ func fakeBins(t testing.TB, size int) string {
 	dir := t.TempDir()
 	for _, p := range Platforms {
 		os.MkdirAll(filepath.Join(dir, p.Dir()), 0o755)
-		for _, s := range release.Services {
+		for _, s := range record.Services {
 			b := make([]byte, size)
 			rand.Read(b[:size/2]) // half random, half zeros: compressible
 			if err := os.WriteFile(filepath.Join(dir, p.Dir(), s.Name), b, 0o755); err != nil {
@@ -82,7 +82,7 @@ func TestAssembleAndSizes(t *testing.T) {
 	if err != nil {
 		t.Fatalf("LoadServices: %v", err)
 	}
-	if got, want := BinaryBytes(svcs), int64(len(release.Services)*2*(64<<10)); got != want {
+	if got, want := BinaryBytes(svcs), int64(len(record.Services)*2*(64<<10)); got != want {
 		t.Errorf("BinaryBytes = %d, want %d", got, want)
 	}
 	epoch := time.Unix(1700000000, 0)
@@ -94,8 +94,8 @@ func TestAssembleAndSizes(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Sizes: %v", err)
 	}
-	if len(sizes) != 2*len(release.Services) {
-		t.Fatalf("Sizes returned %d rows, want %d", len(sizes), 2*len(release.Services))
+	if len(sizes) != 2*len(record.Services) {
+		t.Fatalf("Sizes returned %d rows, want %d", len(sizes), 2*len(record.Services))
 	}
 	for i, z := range sizes {
 		// The index's manifest descriptor sizes and the index itself, cross-checked.

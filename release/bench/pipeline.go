@@ -13,8 +13,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/cairn-iot/cairn/release"
 	"github.com/cairn-iot/cairn/release/build"
+	"github.com/cairn-iot/cairn/release/record"
 )
 
 // Pipeline times releases of one commit against the floor, the bare `go build` of the same
@@ -72,8 +72,8 @@ func withCache(pass []string, dir string) []string {
 // (package build: the same command, flags and environment, the platforms side by side), with
 // GOCACHE=gocache, and returns how long it took.
 func (p *Pipeline) Floor(ctx context.Context, outDir, gocache string) (time.Duration, error) {
-	pkgs := make([]build.Package, len(release.Services))
-	for i, s := range release.Services {
+	pkgs := make([]build.Package, len(record.Services))
+	for i, s := range record.Services {
 		pkgs[i] = build.Package{Name: s.Name, Path: s.Package}
 	}
 	start := time.Now()

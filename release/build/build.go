@@ -26,24 +26,38 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/cairn-iot/cairn/images"
 )
 
 // VersionPackage receives the version and commit through -X.
 const VersionPackage = "github.com/cairn-iot/cairn/platform/version"
 
+// Platform is a target's os/arch[/variant]; its fields are images.Platform's, so the
+// release converts one into the other.
+type Platform struct{ OS, Architecture, Variant string }
+
+// String returns the platform as os/arch[/variant], for example "linux/arm/v7".
+func (p Platform) String() string {
+	s := p.OS + "/" + p.Architecture
+	if p.Variant != "" {
+		s += "/" + p.Variant
+	}
+	return s
+}
+
+// Dir returns the platform as a directory name, for example "linux_arm_v7".
+func (p Platform) Dir() string { return strings.ReplaceAll(p.String(), "/", "_") }
+
 // Target is one platform a release builds for.
 type Target struct {
-	Platform images.Platform
+	Platform Platform
 	// Env is the platform's part of the environment: GOOS, GOARCH and the level variable.
 	Env []string
 }
 
 // Targets are the release platforms, in index order: amd64 first, then arm/v7.
 var Targets = []Target{
-	{Platform: images.LinuxAMD64, Env: []string{"GOOS=linux", "GOARCH=amd64", "GOAMD64=v1"}},
-	{Platform: images.LinuxARMv7, Env: []string{"GOOS=linux", "GOARCH=arm", "GOARM=7"}},
+	{Platform: Platform{OS: "linux", Architecture: "amd64"}, Env: []string{"GOOS=linux", "GOARCH=amd64", "GOAMD64=v1"}},
+	{Platform: Platform{OS: "linux", Architecture: "arm", Variant: "v7"}, Env: []string{"GOOS=linux", "GOARCH=arm", "GOARM=7"}},
 }
 
 // Passthrough lists the only variables of the caller's environment a build sees.
@@ -146,7 +160,7 @@ type Options struct {
 // Binary is one built binary.
 type Binary struct {
 	Name     string
-	Platform images.Platform
+	Platform Platform
 	Path     string // absolute path of the file
 	SHA256   string // hex
 }

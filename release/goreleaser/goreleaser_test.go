@@ -11,7 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/cairn-iot/cairn/release"
+	"github.com/cairn-iot/cairn/release/record"
 )
 
 func TestEnvIsBuiltFromNothing(t *testing.T) {
@@ -209,7 +209,7 @@ func write(t *testing.T, path, content string) {
 	}
 }
 
-// The builds of .goreleaser.yaml are release.Services, in order: a service added to the
+// The builds of .goreleaser.yaml are record.Services, in order: a service added to the
 // table must be added to the archives too.
 func TestConfigBuildsAreTheServices(t *testing.T) {
 	b, err := os.ReadFile(filepath.Join("..", "..", ConfigFile))
@@ -226,11 +226,11 @@ func TestConfigBuildsAreTheServices(t *testing.T) {
 		}
 		ids = append(ids, m[1])
 	}
-	for _, s := range release.Services {
+	for _, s := range record.Services {
 		want = append(want, s.Name+" "+s.Package)
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("builds of %s mismatch release.Services (-want +got):\n%s", ConfigFile, diff)
+		t.Errorf("builds of %s mismatch record.Services (-want +got):\n%s", ConfigFile, diff)
 	}
 	if archive := "ids: [" + strings.Join(ids, ", ") + "]"; !strings.Contains(string(b), archive) {
 		t.Errorf("%s: the archive does not list every build: want %q", ConfigFile, archive)

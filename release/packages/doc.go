@@ -13,7 +13,7 @@
 //
 // Reproducible: every mtime is the release epoch; owners are root:root (uid and gid 0); modes
 // are fixed; gzip headers carry no name and no time; entries are in a fixed order (archives:
-// LICENSE, README.md, then the binaries in release.Services' order; packages: sorted, every
+// LICENSE, README.md, then the binaries in record.Services' order; packages: sorted, every
 // parent directory its own entry). Two runs give the same checksums.txt. Each file is
 // written with its SHA-256 computed on the way, in a temporary sibling of the output that is
 // renamed into place when all are written; a binary that changes while it is read is an

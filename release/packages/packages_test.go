@@ -17,7 +17,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/cairn-iot/cairn/release"
+	"github.com/cairn-iot/cairn/release/record"
 	"github.com/cairn-iot/cairn/release/signstep"
 	"github.com/cairn-iot/cairn/test/testenv"
 )
@@ -151,7 +151,7 @@ func TestChangelog(t *testing.T) {
 func TestStepSkipsOtherServices(t *testing.T) {
 	var log bytes.Buffer
 	dir := t.TempDir()
-	s := &release.Stage{Dir: dir, Log: &log, Services: []release.Service{{Name: "hello", Package: "./hello"}}}
+	s := &record.Stage{Dir: dir, Log: &log, Services: []record.Service{{Name: "hello", Package: "./hello"}}}
 	if err := Step(signstep.Keys{}, func(string) string { return "" })(context.Background(), s); err != nil {
 		t.Fatalf("Step(other services) = %v, want nil", err)
 	}

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 
-	"github.com/cairn-iot/cairn/release"
+	"github.com/cairn-iot/cairn/release/record"
 	"github.com/cairn-iot/cairn/release/signstep"
 )
 
@@ -17,14 +17,14 @@ const Dir = "packages"
 // COSIGN_KEY/COSIGN_PASSWORD or development key as the image signatures). getenv is the
 // process environment: git, for the changelog, runs with its PATH and HOME only.
 //
-// The packages hold Cairn's own services (release.Services). A release of other services (a
+// The packages hold Cairn's own services (record.Services). A release of other services (a
 // fixture module, `cairn-release -services`) has none to make: the step says so in the log
 // and writes nothing.
-func Step(keys signstep.Keys, getenv func(string) string) release.Step {
-	return func(ctx context.Context, s *release.Stage) error {
+func Step(keys signstep.Keys, getenv func(string) string) record.Step {
+	return func(ctx context.Context, s *record.Stage) error {
 		logf := func(format string, args ...any) { fmt.Fprintf(s.Log, format+"\n", args...) }
-		if !sameServices(s.Services, release.Services) {
-			logf("packages: skipped: the services released are not release.Services, which the archives and .debs hold")
+		if !sameServices(s.Services, record.Services) {
+			logf("packages: skipped: the services released are not record.Services, which the archives and .debs hold")
 			return nil
 		}
 		key, err := keys.Load(s.ModuleDir, logf)
@@ -54,7 +54,7 @@ func Step(keys signstep.Keys, getenv func(string) string) release.Step {
 
 // sameServices reports whether a and b name the same binaries built from the same packages,
 // in the same order.
-func sameServices(a, b []release.Service) bool {
+func sameServices(a, b []record.Service) bool {
 	if len(a) != len(b) {
 		return false
 	}

@@ -18,8 +18,8 @@ import (
 	"strings"
 
 	"github.com/cairn-iot/cairn/lock"
-	"github.com/cairn-iot/cairn/release"
 	"github.com/cairn-iot/cairn/release/attest"
+	"github.com/cairn-iot/cairn/release/record"
 	"github.com/cairn-iot/cairn/release/sign"
 )
 
@@ -41,7 +41,7 @@ func KeysFromEnv(getenv func(string) string) Keys {
 }
 
 // Files are the files the key is read from (COSIGN_KEY, else the development private key):
-// a release's ExtraInputs, so a new key makes dist/ out of date (release.InputsFile).
+// a release's ExtraInputs, so a new key makes dist/ out of date (record.InputsFile).
 func (k Keys) Files(moduleDir string) []string {
 	if k.KeyFile != "" {
 		return []string{k.KeyFile}
@@ -76,15 +76,15 @@ func (k Keys) Load(moduleDir string, logf func(string, ...any)) (*ecdsa.PrivateK
 }
 
 // Identity is the repository written into signature payloads (cosign does not check it).
-func Identity(svc string) string { return release.DefaultRepository + "/" + svc }
+func Identity(svc string) string { return record.DefaultRepository + "/" + svc }
 
 // BundlesDir is the directory of dist/ holding each image's Sigstore bundles, one file per
 // signature and attestation (attest.Bundle), that push attaches as OCI 1.1 referrers.
 const BundlesDir = "bundles"
 
 // Step returns the release step that signs and attests with keys.
-func Step(keys Keys) release.Step {
-	return func(ctx context.Context, s *release.Stage) error {
+func Step(keys Keys) record.Step {
+	return func(ctx context.Context, s *record.Stage) error {
 		logf := func(format string, args ...any) { fmt.Fprintf(s.Log, format+"\n", args...) }
 		key, err := keys.Load(s.ModuleDir, logf)
 		if err != nil {
@@ -140,7 +140,7 @@ func Step(keys Keys) release.Step {
 }
 
 // BuildOf turns a release stage into the provenance's build description.
-func BuildOf(s *release.Stage) (attest.Build, error) {
+func BuildOf(s *record.Stage) (attest.Build, error) {
 	b := attest.Build{
 		Repository: s.Record.Source, Commit: s.Commit, Version: s.Version, Target: "release",
 		Epoch: s.Epoch, LockFile: lock.File, Toolchain: s.Record.Toolchain,

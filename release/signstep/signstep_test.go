@@ -10,30 +10,30 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"github.com/cairn-iot/cairn/release"
 	"github.com/cairn-iot/cairn/release/attest/attesttest"
 	"github.com/cairn-iot/cairn/release/audit"
+	"github.com/cairn-iot/cairn/release/record"
 	"github.com/cairn-iot/cairn/release/sign"
 	"github.com/cairn-iot/cairn/release/signstep"
 )
 
-func stage(t *testing.T) *release.Stage {
+func stage(t *testing.T) *record.Stage {
 	t.Helper()
 	idx := attesttest.Index(t, "things")
 	d, _ := idx.Digest()
-	return &release.Stage{
+	return &record.Stage{
 		Dir: t.TempDir(),
-		Record: &release.Record{
-			Source: release.DefaultSource, Toolchain: "go1.26.8", Version: "v1.0.0",
-			Compressor: release.Compressor{Module: "github.com/klauspost/compress", Version: "v1.20.3", Level: 6},
-			Images:     []release.ImageRecord{{Name: "things", Index: d.String(), Platforms: []release.PlatformRecord{{Platform: "linux/amd64"}, {Platform: "linux/arm/v7"}}}},
+		Record: &record.Release{
+			Source: record.DefaultSource, Toolchain: "go1.26.8", Version: "v1.0.0",
+			Compressor: record.Compressor{Module: "github.com/klauspost/compress", Version: "v1.20.3", Level: 6},
+			Images:     []record.Image{{Name: "things", Index: d.String(), Platforms: []record.Platform{{Platform: "linux/amd64"}, {Platform: "linux/arm/v7"}}}},
 		},
 		Indexes:   map[string]v1.ImageIndex{"things": idx},
 		ModuleDir: t.TempDir(),
 		Epoch:     attesttest.Epoch,
 		Version:   "v1.0.0",
 		Commit:    attesttest.Build().Commit,
-		Services:  []release.Service{{Name: "things"}},
+		Services:  []record.Service{{Name: "things"}},
 	}
 }
 

@@ -1,6 +1,6 @@
-// Package source resolves, once, what a release knows of its sources: the version (like
-// `git describe --tags --always --dirty`), the commit (HEAD) and the one source date epoch
-// (SOURCE_DATE_EPOCH if set, else HEAD's commit time). The release targets call Resolve at
+// Package source is what a release reads of its sources: the module's input files (Files)
+// and, resolved once, the version (like `git describe --tags --always --dirty`), the commit
+// (HEAD) and the one source date epoch (SOURCE_DATE_EPOCH if set, else HEAD's commit time). The release targets call Resolve at
 // the edge and pass the Info down as a value; nothing below reads git or the environment.
 package source
 

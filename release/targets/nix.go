@@ -10,7 +10,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/cairn-iot/cairn/release"
+	"github.com/cairn-iot/cairn/release/record"
+	"github.com/cairn-iot/cairn/release/verify"
 )
 
 // VerifyNix rebuilds the release recorded in dist/release.json with `nix build .#release`
@@ -53,7 +54,7 @@ func verifyNix(ctx context.Context, o NixOptions) error {
 	if o.Build == nil {
 		o.Build = NixBuild
 	}
-	rec, err := release.LoadRecord(filepath.Join(o.DistDir, release.RecordFile))
+	rec, err := record.Load(filepath.Join(o.DistDir, record.File))
 	if err != nil {
 		return fmt.Errorf("verify:nix: %w (run `go tool mage release` first)", err)
 	}
@@ -67,7 +68,7 @@ func verifyNix(ctx context.Context, o NixOptions) error {
 	if err != nil {
 		return fmt.Errorf("verify:nix: %w", err)
 	}
-	rep, err := release.Compare(o.DistDir, out)
+	rep, err := verify.Compare(o.DistDir, out)
 	if err != nil {
 		return fmt.Errorf("verify:nix: comparing %s with %s: %w", o.DistDir, out, err)
 	}

@@ -13,13 +13,13 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/cairn-iot/cairn/release"
+	"github.com/cairn-iot/cairn/release/record"
 )
 
 // writeDist writes a minimal dist/: a record and one binary.
 func writeDist(t *testing.T, dir string, binary string) {
 	t.Helper()
-	rec := release.Record{Schema: 1, Version: "abc123def456", Commit: strings.Repeat("ab", 20), Epoch: 1700000000, Images: []release.ImageRecord{}}
+	rec := record.Release{Schema: 1, Version: "abc123def456", Commit: strings.Repeat("ab", 20), Epoch: 1700000000, Images: []record.Image{}}
 	b, err := json.Marshal(rec)
 	if err != nil {
 		t.Fatal(err)

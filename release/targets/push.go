@@ -8,8 +8,8 @@ import (
 	"os"
 
 	"github.com/cairn-iot/cairn/release/audit"
-	"github.com/cairn-iot/cairn/release/evidence"
 	"github.com/cairn-iot/cairn/release/push"
+	"github.com/cairn-iot/cairn/release/verify"
 )
 
 // Push pushes the signed release in dist/ to REGISTRY/PREFIX: every service's index, its
@@ -60,7 +60,7 @@ func Audit(ctx context.Context, image string) error {
 }
 
 // auditKey finds the public key an audit checks against, and says where it came from:
-// the resolution `cairn-release verify` also uses (evidence.PublicKey), from the module root.
+// the resolution `cairn-release verify` also uses (verify.PublicKey), from the module root.
 func auditKey(getenv func(string) string) (*ecdsa.PublicKey, string, error) {
-	return evidence.PublicKey(getenv, ".")
+	return verify.PublicKey(getenv, ".")
 }

@@ -9,7 +9,7 @@ import (
 	"github.com/cairn-iot/cairn/release/sign"
 )
 
-// TestAuditKey checks the wiring only: the resolution is evidence.PublicKey's, tested there.
+// TestAuditKey checks the wiring only: the resolution is verify.PublicKey's, tested there.
 func TestAuditKey(t *testing.T) {
 	key, err := sign.GenerateKey()
 	if err != nil {

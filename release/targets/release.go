@@ -90,7 +90,7 @@ func upToDate(ctx context.Context, mode release.Mode) (fresh, checked bool, err 
 // Verify rebuilds the release of dist/release.json in a clean room and compares it with
 // dist/ file by file, then audits dist/cosign and dist/attestations with the release's public
 // key (COSIGN_PUBLIC_KEY, else COSIGN_KEY's, else .cairn/keys/cosign.pub; done inside
-// cairn-release verify, see package release/evidence): PASS/FAIL lines on stdout, the JSON
+// cairn-release verify, see package release/verify): PASS/FAIL lines on stdout, the JSON
 // report in dist.verify.json, and a non-zero exit on any difference.
 func Verify(ctx context.Context) error { return cairnRelease(ctx, "verify") }
 

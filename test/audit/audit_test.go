@@ -172,7 +172,7 @@ func wantFail(t *testing.T, r *audit.Report, check, reason string) {
 		t.Fatalf("Audit(%s).Pass = true, want FAIL on %q", r.Ref, check)
 	}
 	for _, c := range r.Failed() {
-		if strings.Contains(c.Name, check) && strings.Contains(c.Reason, reason) {
+		if strings.Contains(c.Name, check) && strings.Contains(c.Detail, reason) {
 			return
 		}
 	}

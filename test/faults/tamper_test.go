@@ -8,10 +8,10 @@ import (
 	"strings"
 	"testing"
 
-	cairnrelease "github.com/cairn-iot/cairn/release"
 	"github.com/cairn-iot/cairn/release/audit"
-	"github.com/cairn-iot/cairn/release/evidence"
+	"github.com/cairn-iot/cairn/release/record"
 	"github.com/cairn-iot/cairn/release/sign"
+	"github.com/cairn-iot/cairn/release/verify"
 )
 
 // layoutIndex is an OCI layout's index.json, kept generic so a rewrite keeps every field.
@@ -111,32 +111,32 @@ func TestTamperingIsCaught(t *testing.T) {
 	otherVersion := otherRelease(t, "v0.0.2")
 	otherIndex, _ := platformDigests(t, otherVersion)
 
-	// verify: what `cairn-release verify` does after its clean-room rebuild, release.Compare
+	// verify: what `cairn-release verify` does after its clean-room rebuild, verify.Compare
 	// of the rebuild with dist/, here with the undisturbed reference release as the rebuild
 	// (test/release runs the whole clean room on a changed layer; a clean room compiles
-	// the standard library twice, minutes on two cores), then evidence.Check of
+	// the standard library twice, minutes on two cores), then verify.Evidence of
 	// dist/cosign and dist/attestations with the key resolved as the CLI resolves it.
 	// compared says whether the bit-for-bit comparison alone passed.
-	key, from, err := evidence.PublicKey(func(k string) string {
+	key, from, err := verify.PublicKey(func(k string) string {
 		if k == "COSIGN_PUBLIC_KEY" {
 			return pubPath
 		}
 		return ""
 	}, refMod)
 	if err != nil || !key.Equal(pub) {
-		t.Fatalf("evidence.PublicKey(COSIGN_PUBLIC_KEY=%s) = %v, %q, %v, want the release's key", pubPath, key, from, err)
+		t.Fatalf("verify.PublicKey(COSIGN_PUBLIC_KEY=%s) = %v, %q, %v, want the release's key", pubPath, key, from, err)
 	}
 	verify := func(t *testing.T, dist string) (pass, compared bool, text string) {
-		rep, err := cairnrelease.Compare(dist, filepath.Join(refMod, "dist"))
+		rep, err := verify.Compare(dist, filepath.Join(refMod, "dist"))
 		if err != nil {
 			t.Fatalf("verify: %v", err)
 		}
 		compared = rep.Pass
-		rec, err := cairnrelease.LoadRecord(filepath.Join(dist, cairnrelease.RecordFile))
+		rec, err := record.Load(filepath.Join(dist, record.File))
 		if err != nil {
 			t.Fatalf("verify: %v", err)
 		}
-		evidence.Merge(rep, evidence.Check(context.Background(), dist, rec, evidence.Key{K: key, From: from}))
+		verify.Merge(rep, verify.Evidence(context.Background(), dist, rec, verify.Key{K: key, From: from}))
 		return rep.Pass, compared, rep.Text()
 	}
 	auditDist := func(t *testing.T, dist string) *audit.Report {
@@ -149,7 +149,7 @@ func TestTamperingIsCaught(t *testing.T) {
 	failed := func(r *audit.Report) string {
 		var s []string
 		for _, c := range r.Failed() {
-			s = append(s, c.Name+": "+c.Reason)
+			s = append(s, c.Name+": "+c.Detail)
 		}
 		return strings.Join(s, "; ")
 	}

@@ -2,7 +2,7 @@
 // (through `go tool mage verify:nix`) must produce the same binaries, image indexes,
 // archives and release.json, byte for byte. The mage side is `go tool mage images`: the
 // release minus the lock check and the steps (signing, attestations, archives and packages), which
-// write only beside what is compared (release.Compared), so its compared files are those of
+// write only beside what is compared (verify.Compared), so its compared files are those of
 // `go tool mage release`, and the test stays within ~10 minutes on two cores. The nix build is the real one:
 // the toolchain and module set fetched by the lock's hashes, every service built cold for
 // both platforms, offline, inside the derivation.
@@ -16,7 +16,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cairn-iot/cairn/release"
+	"github.com/cairn-iot/cairn/release/record"
 	"github.com/cairn-iot/cairn/test/fixture"
 	"github.com/cairn-iot/cairn/test/testenv"
 )
@@ -88,7 +88,7 @@ func TestNixBuildEqualsMageRelease(t *testing.T) {
 	t.Log("go tool mage images (in a clone of HEAD)")
 	run(t, src, false, "go", "tool", "mage", "images")
 	dist := filepath.Join(src, "dist")
-	rec, err := release.LoadRecord(filepath.Join(dist, release.RecordFile))
+	rec, err := record.Load(filepath.Join(dist, record.File))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,11 +119,11 @@ func TestNixBuildEqualsMageRelease(t *testing.T) {
 		res := filepath.Join(t.TempDir(), "result")
 		run(t, src, false, nix, "--extra-experimental-features", "nix-command flakes", "build",
 			"--option", "substituters", "", "--out-link", res, src+"#release")
-		got, err := os.ReadFile(filepath.Join(res, release.RecordFile))
+		got, err := os.ReadFile(filepath.Join(res, record.File))
 		if err != nil {
 			t.Fatal(err)
 		}
-		wantRec, err := os.ReadFile(filepath.Join(dist, release.RecordFile))
+		wantRec, err := os.ReadFile(filepath.Join(dist, record.File))
 		if err != nil {
 			t.Fatal(err)
 		}

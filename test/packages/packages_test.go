@@ -34,10 +34,10 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/cairn-iot/cairn/lock"
-	"github.com/cairn-iot/cairn/release"
 	"github.com/cairn-iot/cairn/release/build"
 	"github.com/cairn-iot/cairn/release/goreleaser"
 	"github.com/cairn-iot/cairn/release/packages"
+	"github.com/cairn-iot/cairn/release/record"
 	"github.com/cairn-iot/cairn/release/sign"
 	"github.com/cairn-iot/cairn/release/signstep"
 	"github.com/cairn-iot/cairn/test/testenv"
@@ -116,7 +116,7 @@ func newFixture(root string) (*fixture, error) {
 	}
 	// dist/bin as the release builds it.
 	var pkgs []build.Package
-	for _, s := range release.Services {
+	for _, s := range record.Services {
 		pkgs = append(pkgs, build.Package{Name: s.Name, Path: s.Package})
 	}
 	if _, err := build.Build(ctx, build.Options{
@@ -141,7 +141,7 @@ func newFixture(root string) (*fixture, error) {
 
 func (f *fixture) packages(out string) packages.Config {
 	var names []string
-	for _, s := range release.Services {
+	for _, s := range record.Services {
 		names = append(names, s.Name)
 	}
 	return packages.Config{ModuleDir: f.repo, BinDir: f.bin, Binaries: names, Version: version,
@@ -189,7 +189,7 @@ func writeRepo(root, dir string) error {
 		}
 		files[c] = string(b)
 	}
-	for _, s := range release.Services {
+	for _, s := range record.Services {
 		files[filepath.Join(s.Package, "main.go")] = fmt.Sprintf(`package main
 
 import (
@@ -355,14 +355,14 @@ func TestArchives(t *testing.T) {
 			for _, n := range []string{"LICENSE", "README.md"} {
 				want = append(want, tarEntry{n, 0o644, 0, 0, "root", "root", epochUnix})
 			}
-			for _, s := range release.Services {
+			for _, s := range record.Services {
 				want = append(want, tarEntry{s.Name, 0o755, 0, 0, "root", "root", epochUnix})
 			}
-			// Files, then binaries in release.Services' order.
+			// Files, then binaries in record.Services' order.
 			if diff := cmp.Diff(want, got); diff != "" {
 				t.Errorf("entries of %s mismatch (-want +got):\n%s", tt.file, diff)
 			}
-			for _, s := range release.Services {
+			for _, s := range record.Services {
 				wantSum := sha(read(t, filepath.Join(f.bin, tt.platform, s.Name)))
 				if gotSum := sha(contents[s.Name]); gotSum != wantSum {
 					t.Errorf("sha256 of %s in %s = %s, want %s (dist/bin)", s.Name, tt.file, gotSum, wantSum)
@@ -525,7 +525,7 @@ func TestStepWritesDistPackages(t *testing.T) {
 		if err := os.MkdirAll(filepath.Join(stage, "bin", p), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		for _, s := range release.Services {
+		for _, s := range record.Services {
 			write(t, filepath.Join(stage, "bin", p, s.Name), read(t, filepath.Join(f.bin, p, s.Name)))
 		}
 	}
@@ -536,8 +536,8 @@ func TestStepWritesDistPackages(t *testing.T) {
 	keyFile := filepath.Join(t.TempDir(), "cosign.key")
 	write(t, keyFile, keyPEM)
 	var log bytes.Buffer
-	s := &release.Stage{Dir: stage, ModuleDir: f.repo, GOROOT: f.goroot, Epoch: epoch,
-		Version: version, Commit: f.commit, Services: release.Services, Log: &log}
+	s := &record.Stage{Dir: stage, ModuleDir: f.repo, GOROOT: f.goroot, Epoch: epoch,
+		Version: version, Commit: f.commit, Services: record.Services, Log: &log}
 	step := packages.Step(signstep.Keys{KeyFile: keyFile, Password: "pw"}, os.Getenv)
 	if err := step(context.Background(), s); err != nil {
 		t.Fatalf("packages step: %v\nlog:\n%s", err, log.String())

@@ -12,6 +12,7 @@ import (
 
 	"github.com/cairn-iot/cairn/images"
 	"github.com/cairn-iot/cairn/release"
+	"github.com/cairn-iot/cairn/release/record"
 	"github.com/cairn-iot/cairn/test/fixture"
 )
 
@@ -25,7 +26,7 @@ func pinnedGOROOT(t testing.TB) string { return fixture.PinnedGOROOT(t) }
 func cli(t testing.TB) string { return fixture.CLI(t) }
 
 // fixtureServices is the fixture module's one service.
-var fixtureServices = []release.Service{
+var fixtureServices = []record.Service{
 	{Name: "hello", Package: "./cmd/hello", Ports: []string{"8080/tcp"}, DataDirs: []string{"/var/lib/hello"}},
 }
 

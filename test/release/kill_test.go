@@ -14,6 +14,8 @@ import (
 	"github.com/cairn-iot/cairn/images"
 	"github.com/cairn-iot/cairn/release"
 	"github.com/cairn-iot/cairn/release/build"
+	"github.com/cairn-iot/cairn/release/record"
+	"github.com/cairn-iot/cairn/release/verify"
 )
 
 // The killed-release child: the test binary re-executed with these variables runs one
@@ -51,7 +53,7 @@ func runChild() {
 			return nil
 		}
 	case "step": // everything staged (bin, oci, archives, release.json), before the swap
-		o.Steps = []release.Step{func(ctx context.Context, s *release.Stage) error { stop(); return nil }}
+		o.Steps = []record.Step{func(ctx context.Context, s *record.Stage) error { stop(); return nil }}
 	}
 	if _, err := release.Run(context.Background(), o); err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -63,7 +65,7 @@ func runChild() {
 func TestKilledReleaseLeavesPreviousDistOrNone(t *testing.T) {
 	_, prevDist := fixtureRelease(t)
 	goroot := pinnedGOROOT(t)
-	prevRecord, err := os.ReadFile(filepath.Join(prevDist, release.RecordFile))
+	prevRecord, err := os.ReadFile(filepath.Join(prevDist, record.File))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,14 +118,14 @@ func TestKilledReleaseLeavesPreviousDistOrNone(t *testing.T) {
 					}
 					return
 				}
-				got, err := os.ReadFile(filepath.Join(dist, release.RecordFile))
+				got, err := os.ReadFile(filepath.Join(dist, record.File))
 				if err != nil {
 					t.Fatalf("after a killed release, the previous dist/ is gone: %v", err)
 				}
 				if !bytes.Equal(got, prevRecord) {
 					t.Errorf("after a killed release, dist/release.json = %s, want the previous %s", got, prevRecord)
 				}
-				rep, err := release.Compare(prevDist, dist)
+				rep, err := verify.Compare(prevDist, dist)
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -26,6 +26,8 @@ import (
 
 	"github.com/cairn-iot/cairn/images"
 	"github.com/cairn-iot/cairn/release"
+	"github.com/cairn-iot/cairn/release/record"
+	"github.com/cairn-iot/cairn/release/verify"
 	"github.com/cairn-iot/cairn/test/testenv"
 )
 
@@ -36,18 +38,18 @@ func TestSameDigestsFromTwoDirectories(t *testing.T) {
 		t.Fatal(err)
 	}
 	distB := filepath.Join(modB, "dist")
-	a, err := os.ReadFile(filepath.Join(distA, release.RecordFile))
+	a, err := os.ReadFile(filepath.Join(distA, record.File))
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := os.ReadFile(filepath.Join(distB, release.RecordFile))
+	b, err := os.ReadFile(filepath.Join(distB, record.File))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(a, b) {
 		t.Errorf("release.json differs between two directories:\n%s\n%s", a, b)
 	}
-	rep, err := release.Compare(distA, distB)
+	rep, err := verify.Compare(distA, distB)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +60,7 @@ func TestSameDigestsFromTwoDirectories(t *testing.T) {
 
 func TestRecordShape(t *testing.T) {
 	_, dist := fixtureRelease(t)
-	rec, err := release.LoadRecord(filepath.Join(dist, release.RecordFile))
+	rec, err := record.Load(filepath.Join(dist, record.File))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +82,7 @@ func TestRecordShape(t *testing.T) {
 		}
 	}
 	// Canonical: re-encoding the decoded record gives the same bytes.
-	raw, _ := os.ReadFile(filepath.Join(dist, release.RecordFile))
+	raw, _ := os.ReadFile(filepath.Join(dist, record.File))
 	again, err := rec.Marshal()
 	if err != nil {
 		t.Fatal(err)
@@ -124,7 +126,7 @@ func TestLayoutValidates(t *testing.T) {
 func TestSkopeo(t *testing.T) {
 	skopeo := testenv.LookPath(t, "skopeo", "skopeo")
 	_, dist := fixtureRelease(t)
-	rec, err := release.LoadRecord(filepath.Join(dist, release.RecordFile))
+	rec, err := record.Load(filepath.Join(dist, record.File))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +169,7 @@ func TestSkopeo(t *testing.T) {
 func TestUmociUnpack(t *testing.T) {
 	umoci := testenv.LookPath(t, "umoci", "umoci")
 	_, dist := fixtureRelease(t)
-	rec, err := release.LoadRecord(filepath.Join(dist, release.RecordFile))
+	rec, err := record.Load(filepath.Join(dist, record.File))
 	if err != nil {
 		t.Fatal(err)
 	}

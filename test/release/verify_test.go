@@ -16,7 +16,7 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"github.com/cairn-iot/cairn/release"
+	"github.com/cairn-iot/cairn/release/record"
 	"github.com/cairn-iot/cairn/release/sign"
 	"github.com/cairn-iot/cairn/release/source"
 	"github.com/cairn-iot/cairn/release/vsa"
@@ -70,13 +70,13 @@ func tamperLayer(t *testing.T, path, file string) {
 
 type report struct {
 	Pass   bool
-	Checks []release.Check
+	Checks []record.Check
 }
 
 func TestVerifyNamesTheChangedFileInALayer(t *testing.T) {
 	mod, dist := fixtureRelease(t)
 	cr := cli(t)
-	rec, err := release.LoadRecord(filepath.Join(dist, release.RecordFile))
+	rec, err := record.Load(filepath.Join(dist, record.File))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,8 +130,8 @@ func TestFullReleaseOfTheRealServices(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var services []release.Service
-	for _, s := range release.Services {
+	var services []record.Service
+	for _, s := range record.Services {
 		if m, _ := filepath.Glob(filepath.Join(root, filepath.FromSlash(s.Package), "*.go")); len(m) > 0 {
 			services = append(services, s)
 		} else {
@@ -164,7 +164,7 @@ func TestFullReleaseOfTheRealServices(t *testing.T) {
 	run("-C", snap, "-dist", dist, "-mode", "images", "-goroot", pinnedGOROOT(t), "-services", svcFile,
 		"-version", info.Version, "-commit", info.Commit, "-epoch", strconv.FormatInt(info.Epoch.Unix(), 10),
 		"-dirty="+strconv.FormatBool(info.Dirty))
-	rec, err := release.LoadRecord(filepath.Join(dist, release.RecordFile))
+	rec, err := record.Load(filepath.Join(dist, record.File))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/cairn-iot/cairn/release/audit"
+	"github.com/cairn-iot/cairn/release/record"
 	"github.com/cairn-iot/cairn/release/sign"
 	"github.com/cairn-iot/cairn/release/vsa"
 )
@@ -28,7 +29,7 @@ func TestWriteVerdict(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("a", 64)}
-	r := &audit.Report{Ref: "x", Pass: true, Rebuilt: &vsa.Verdict{Name: "things", Commit: strings.Repeat("c", 40), Toolchain: "go1.26.8", Index: d, Rebuilt: d}}
+	r := &audit.Report{Report: record.Report{Pass: true}, Ref: "x", Rebuilt: &vsa.Verdict{Name: "things", Commit: strings.Repeat("c", 40), Toolchain: "go1.26.8", Index: d, Rebuilt: d}}
 	dir := t.TempDir()
 	files, err := writeVerdict(r, keyFile, dir, []byte("pw"), time.Unix(1800000000, 0))
 	if err != nil || len(files) != 2 {
@@ -43,7 +44,7 @@ func TestWriteVerdict(t *testing.T) {
 		t.Errorf("the bundle does not read back: %v", err)
 	}
 	// No verdict without a passing rebuild, and none with a wrong password.
-	if _, err := writeVerdict(&audit.Report{Ref: "x", Pass: true}, keyFile, t.TempDir(), []byte("pw"), time.Now()); err == nil {
+	if _, err := writeVerdict(&audit.Report{Report: record.Report{Pass: true}, Ref: "x"}, keyFile, t.TempDir(), []byte("pw"), time.Now()); err == nil {
 		t.Error("writeVerdict(no rebuild) = nil, want an error")
 	}
 	if _, err := writeVerdict(r, keyFile, t.TempDir(), []byte("wrong"), time.Now()); err == nil {

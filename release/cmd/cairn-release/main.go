@@ -11,7 +11,7 @@
 //	                               then audit dist/cosign and dist/attestations with the
 //	                               release's public key (COSIGN_PUBLIC_KEY, else the public
 //	                               half of COSIGN_KEY, else <C>/.cairn/keys/cosign.pub; see
-//	                               package release/evidence); unsigned: "SKIP cosign"
+//	                               package release/verify); unsigned: "SKIP cosign"
 //
 // Flags (both):
 //
@@ -29,7 +29,7 @@
 //	                  the sources' identity; default from git (describe --tags --always
 //	                  --dirty, HEAD) and SOURCE_DATE_EPOCH or HEAD's commit time
 //	-require-clean    refuse a dirty tree (also CAIRN_REQUIRE_CLEAN=1)
-//	-services file    JSON list of release.Service (default: release.Services)
+//	-services file    JSON list of record.Service (default: record.Services)
 //	-cache dir        layer and binary cache: <dir>/layers, <dir>/bin (default <user
 //	                  cache>/cairn; "none" disables; verify's rebuild always uses none)
 //	-tool-cache dir   the modules' nix hash by go.mod and go.sum (<dir>/nixhash): derived
@@ -58,10 +58,8 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -70,9 +68,9 @@ import (
 	"github.com/cairn-iot/cairn/lock"
 	"github.com/cairn-iot/cairn/release"
 	"github.com/cairn-iot/cairn/release/build"
-	"github.com/cairn-iot/cairn/release/evidence"
 	"github.com/cairn-iot/cairn/release/signstep"
 	"github.com/cairn-iot/cairn/release/source"
+	"github.com/cairn-iot/cairn/release/verify"
 	"github.com/cairn-iot/cairn/release/vsa"
 )
 
@@ -150,7 +148,7 @@ func (c *common) toolchain(ctx context.Context, l *lock.Lock) (string, string, e
 
 func run(ctx context.Context, args []string) error {
 	if len(args) > 0 && args[0] == "verify" {
-		return verify(ctx, args[1:])
+		return runVerify(ctx, args[1:])
 	}
 	fs := flag.NewFlagSet("cairn-release", flag.ContinueOnError)
 	var c common
@@ -161,7 +159,7 @@ func run(ctx context.Context, args []string) error {
 	epoch := fs.Int64("epoch", 0, "source date epoch in seconds (default: SOURCE_DATE_EPOCH, else HEAD's commit time)")
 	dirty := fs.Bool("dirty", false, "with -version/-commit: record the tree as dirty")
 	requireClean := fs.Bool("require-clean", os.Getenv("CAIRN_REQUIRE_CLEAN") == "1", "refuse a dirty tree (CAIRN_REQUIRE_CLEAN=1)")
-	servicesFile := fs.String("services", "", "JSON list of services (default: release.Services)")
+	servicesFile := fs.String("services", "", "JSON list of services (default: record.Services)")
 	cacheDir := fs.String("cache", "", `layer and binary cache directory ("none" disables)`)
 	toolCache := fs.String("tool-cache", "", `nix hash cache directory ("none" disables)`)
 	noLockCheck := fs.Bool("no-lock-check", false, "skip lock.Check")
@@ -243,24 +241,15 @@ func run(ctx context.Context, args []string) error {
 	return err
 }
 
-// Noise is the clean room's environment beyond HOME and GOCACHE: another time zone and
-// locale, and variables that would change a build if anything leaked them through.
-var noise = []string{
-	"TZ=Pacific/Chatham",
-	"LANG=tr_TR.UTF-8", "LC_ALL=tr_TR.UTF-8",
-	"GOFLAGS=-mod=mod -race", "GOEXPERIMENT=loopvar", "GODEBUG=gotypesalias=0",
-	"CGO_ENABLED=1", "GOAMD64=v3", "GOARM=6", "CC=false", "CXX=false",
-	"SOURCE_DATE_EPOCH=1", "GOTOOLCHAIN=go1.21.0", "CAIRN_NOISE=1",
-}
-
-func verify(ctx context.Context, args []string) error {
+func runVerify(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("cairn-release verify", flag.ContinueOnError)
 	var c common
 	c.register(fs)
-	jsonOut := fs.String("json", "", "write the report as JSON here (default <dist>.verify.json)")
-	vsaKey := fs.String("vsa-key", os.Getenv("CAIRN_VSA_KEY"), "sign a rebuild verdict (SLSA VSA) per image rebuilt bit for bit with this cosign key (also CAIRN_VSA_KEY)")
-	vsaOut := fs.String("vsa-out", "", "where the verdicts go (default <dist>.vsa)")
-	verifierID := fs.String("verifier-id", "", "the verdicts' verifier id (default "+vsa.DefaultVerifierID+")")
+	o := verify.Options{Getenv: os.Getenv, Log: os.Stderr}
+	fs.StringVar(&o.JSONOut, "json", "", "write the report as JSON here (default <dist>.verify.json)")
+	fs.StringVar(&o.VSAKey, "vsa-key", os.Getenv("CAIRN_VSA_KEY"), "sign a rebuild verdict (SLSA VSA) per image rebuilt bit for bit with this cosign key (also CAIRN_VSA_KEY)")
+	fs.StringVar(&o.VSAOut, "vsa-out", "", "where the verdicts go (default <dist>.vsa)")
+	fs.StringVar(&o.VerifierID, "verifier-id", "", "the verdicts' verifier id (default "+vsa.DefaultVerifierID+")")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err}
 	}
@@ -272,63 +261,26 @@ func verify(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	// The clean room copies the tree as it is now: it must still be the recorded commit.
-	if rec, err := release.LoadRecord(filepath.Join(c.dist, release.RecordFile)); err == nil {
-		if info, err := source.Resolve(ctx, source.ExecGit, c.dir, ""); err == nil && info.Commit != rec.Commit {
-			return fmt.Errorf("%s was released from commit %s, the tree at %s is at %s; check out %s (or rerun the release) before verifying", c.dist, rec.Commit, c.dir, info.Commit, rec.Commit)
-		}
-	}
 	self, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("finding cairn-release itself: %w", err)
 	}
-	work, err := os.MkdirTemp("", "cairn-verify-")
-	if err != nil {
-		return fmt.Errorf("creating the clean room: %w", err)
+	o.ModuleDir, o.DistDir = c.dir, c.dist
+	if o.JSONOut == "" {
+		o.JSONOut = c.dist + ".verify.json"
 	}
-	defer os.RemoveAll(work)
-	lockArg := c.lockFile
+	o.Rebuilder = verify.SelfRebuild{Exe: self, GOROOT: goroot, ModuleDir: c.dir, LockFile: c.lockFile,
+		ModCache: gomodcache(), Path: os.Getenv("PATH")}
 	if l == nil {
-		lockArg = "none"
+		o.Rebuilder.LockFile = "none"
 	}
-	rebuild := cleanRoom{self: self, work: work, goroot: goroot, moduleDir: c.dir, lockArg: lockArg}.rebuild
-	rep, err := release.Verify(ctx, release.VerifyOptions{ModuleDir: c.dir, DistDir: c.dist, WorkDir: work, Rebuild: rebuild})
+	rep, err := verify.Run(ctx, o)
 	if err != nil {
 		return err
 	}
-	// Then the evidence the clean room cannot rebuild: dist/cosign audited with the release's
-	// public key, dist/attestations against its payloads (package evidence says why here).
-	rec, err := release.LoadRecord(filepath.Join(c.dist, release.RecordFile))
-	if err != nil {
-		return err
-	}
-	var key evidence.Key
-	key.K, key.From, key.Err = evidence.PublicKey(os.Getenv, c.dir)
-	if key.K != nil {
-		fmt.Fprintf(os.Stderr, "verify: auditing dist/cosign with %s\n", key.From)
-	}
-	evidence.Merge(rep, evidence.Check(ctx, c.dist, rec, key))
 	fmt.Print(rep.Text())
-	if *jsonOut == "" {
-		*jsonOut = c.dist + ".verify.json"
-	}
-	b, err := rep.JSON()
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(*jsonOut, append(b, '\n'), 0o644); err != nil {
-		return fmt.Errorf("writing the JSON report: %w", err)
-	}
-	if *vsaKey != "" {
-		if *vsaOut == "" {
-			*vsaOut = c.dist + ".vsa"
-		}
-		if err := writeVerdicts(rep, rec, work, *vsaKey, *verifierID, *vsaOut); err != nil {
-			return err
-		}
-	}
 	if !rep.Pass {
-		return fmt.Errorf("verify FAILED: the rebuild or the evidence beside the images differs from %s (report: %s)", c.dist, *jsonOut)
+		return fmt.Errorf("verify FAILED: the rebuild or the evidence beside the images differs from %s (report: %s)", c.dist, o.JSONOut)
 	}
 	return nil
 }
@@ -343,52 +295,4 @@ func gomodcache() string {
 	}
 	home, _ := os.UserHomeDir()
 	return filepath.Join(home, "go", "pkg", "mod")
-}
-
-// cleanRoom is verify's rebuild: this program (self) run again with -mode images on the copy
-// of the module, in work, with a fresh GOCACHE and HOME, another umask and noise in the
-// environment.
-type cleanRoom struct {
-	self, work, goroot, moduleDir, lockArg string
-}
-
-func (cr cleanRoom) rebuild(ctx context.Context, moduleDir, dist string, rec *release.Record) error {
-	svc := make([]release.Service, len(rec.Images))
-	for i, im := range rec.Images {
-		svc[i] = im.Service
-	}
-	b, _ := json.Marshal(svc)
-	svcFile := filepath.Join(cr.work, "services.json")
-	if err := os.WriteFile(svcFile, b, 0o644); err != nil {
-		return err
-	}
-	home := filepath.Join(cr.work, "home")
-	if err := os.MkdirAll(home, 0o700); err != nil {
-		return err
-	}
-	if cr.lockArg != "none" {
-		// The lock of the copied tree, not of the original.
-		rel, err := filepath.Rel(cr.moduleDir, cr.lockArg)
-		if err == nil && !strings.HasPrefix(rel, "..") {
-			cr.lockArg = filepath.Join(moduleDir, rel)
-		}
-	}
-	cmdArgs := []string{"-c", `umask 077; exec "$0" "$@"`, cr.self,
-		"-C", moduleDir, "-dist", dist, "-mode", "images", "-goroot", cr.goroot, "-lock", cr.lockArg,
-		"-version", rec.Version, "-commit", rec.Commit, "-epoch", strconv.FormatInt(rec.Epoch, 10),
-		"-dirty=" + strconv.FormatBool(rec.Dirty), "-services", svcFile, "-cache", "none", "-no-lock-check"}
-	cmd := exec.CommandContext(ctx, "/bin/sh", cmdArgs...)
-	cmd.Dir = moduleDir
-	cmd.Env = append([]string{
-		"HOME=" + home,
-		"GOCACHE=" + filepath.Join(cr.work, "gocache"),
-		"PATH=" + os.Getenv("PATH"),
-		// The module cache is shared: its contents are verified against go.sum, and a
-		// fresh one would need the network.
-		"GOMODCACHE=" + gomodcache(),
-		"GOPROXY=off",
-	}, noise...)
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	fmt.Fprintf(os.Stderr, "verify: rebuilding %s (%s) in the clean room %s\n", rec.Version, rec.Commit, cr.work)
-	return cmd.Run()
 }

@@ -17,8 +17,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/cairn-iot/cairn/images"
-	"github.com/cairn-iot/cairn/release"
 	"github.com/cairn-iot/cairn/release/bench"
+	"github.com/cairn-iot/cairn/release/record"
 )
 
 // childResult is what `cairn-bench assemble` prints.
@@ -61,7 +61,7 @@ func assembleChild(args []string) error {
 		var idxs []v1.ImageIndex
 		var d time.Duration
 		res.Bytes = 0
-		for _, s := range release.Services {
+		for _, s := range record.Services {
 			svc, err := bench.LoadService(*bin, s, *version, *commit)
 			if err != nil {
 				return err

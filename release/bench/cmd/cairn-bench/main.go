@@ -37,9 +37,9 @@ import (
 
 	"github.com/cairn-iot/cairn/images"
 	"github.com/cairn-iot/cairn/lock"
-	"github.com/cairn-iot/cairn/release"
 	"github.com/cairn-iot/cairn/release/bench"
 	"github.com/cairn-iot/cairn/release/build"
+	"github.com/cairn-iot/cairn/release/record"
 )
 
 func main() {
@@ -99,7 +99,7 @@ func run(ctx context.Context, args []string) error {
 		return err
 	}
 	if c.out == "" {
-		c.out = filepath.Join(c.dir, "dist", release.BenchDir)
+		c.out = filepath.Join(c.dir, "dist", record.BenchDir)
 	}
 	l, err := lock.Load(filepath.Join(c.dir, filepath.FromSlash(lock.File)))
 	if err != nil {

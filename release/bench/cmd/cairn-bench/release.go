@@ -8,8 +8,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cairn-iot/cairn/release"
 	"github.com/cairn-iot/cairn/release/bench"
+	"github.com/cairn-iot/cairn/release/record"
 	"github.com/cairn-iot/cairn/release/source"
 )
 
@@ -17,7 +17,7 @@ import (
 // directory (the real binaries for the assembly part), "" if it could not build them.
 func (c *config) releasePart(ctx context.Context, r *bench.Report) string {
 	s := r.Section("Release pipeline")
-	s.Notef("In a local git clone of %s. Cold = a newcomer's first release: `cairn-release -mode release` (what `go tool mage release` runs) with an empty GOCACHE, an empty layer and binary cache and an empty tool cache (the modules' nix hash), that is with GOCACHE and ~/.cache/cairn empty; kept, as for the floor: the module cache and the unpacked toolchain. Nothing changed = `go tool mage release` again, timed from the command to its exit; the first `go tool mage release` after the cold release also compiles mage's own binary (mage rebuilds it with go build whenever GOCACHE is set, so the second run only links from GOCACHE) and is reported on its own line. The floor is the bare `go build` of the same %d binaries (package release/build, as the release builds them: same toolchain, flags and environment, the two platforms side by side, one binary at a time each), cold with an empty GOCACHE of its own, warm with it filled. Order: floor cold, release cold, release with nothing changed, floor warm.", c.commit, 2*len(release.Services))
+	s.Notef("In a local git clone of %s. Cold = a newcomer's first release: `cairn-release -mode release` (what `go tool mage release` runs) with an empty GOCACHE, an empty layer and binary cache and an empty tool cache (the modules' nix hash), that is with GOCACHE and ~/.cache/cairn empty; kept, as for the floor: the module cache and the unpacked toolchain. Nothing changed = `go tool mage release` again, timed from the command to its exit; the first `go tool mage release` after the cold release also compiles mage's own binary (mage rebuilds it with go build whenever GOCACHE is set, so the second run only links from GOCACHE) and is reported on its own line. The floor is the bare `go build` of the same %d binaries (package release/build, as the release builds them: same toolchain, flags and environment, the two platforms side by side, one binary at a time each), cold with an empty GOCACHE of its own, warm with it filled. Order: floor cold, release cold, release with nothing changed, floor warm.", c.commit, 2*len(record.Services))
 	coldTarget := &bench.Target{Op: "<=", Value: 1.15}    // issue 8
 	newcomerTarget := &bench.Target{Op: "<=", Value: 1.5} // issue 17
 	warmTarget := &bench.Target{Op: "<", Value: 2}

@@ -8,8 +8,8 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/cairn-iot/cairn/release"
 	"github.com/cairn-iot/cairn/release/bench"
+	"github.com/cairn-iot/cairn/release/record"
 	"github.com/cairn-iot/cairn/release/source"
 )
 
@@ -103,7 +103,7 @@ func (c *config) baselineSizes(ctx context.Context, epoch time.Time) (map[string
 	}
 	binDir := filepath.Join(p.Tree(), "dist", "bin")
 	var svcs []bench.Service
-	for _, s := range release.Services {
+	for _, s := range record.Services {
 		if _, err := os.Stat(filepath.Join(binDir, "linux_amd64", s.Name)); errors.Is(err, os.ErrNotExist) {
 			continue
 		}

@@ -1,4 +1,4 @@
-package release
+package record
 
 import (
 	"bytes"
@@ -8,16 +8,16 @@ import (
 	"regexp"
 )
 
-// RecordFile is the release record's path inside dist/.
-const RecordFile = "release.json"
+// File is the release record's path inside dist/.
+const File = "release.json"
 
-// Record is dist/release.json: the one machine-readable description of a release. Its
+// Release is dist/release.json: the one machine-readable description of a release. Its
 // JSON is canonical (struct fields in alphabetical key order, no indentation, one trailing
 // newline), so two releases compare byte for byte with cmp. It holds no wall clock.
 //
 // Steps (signing, attestation, archives and packages) read it and must not change it: it describes
 // the reproducible core that `verify` rebuilds and compares.
-type Record struct {
+type Release struct {
 	// Commit is the full hash of the source commit.
 	Commit string `json:"commit"`
 	// Compressor is the layer compressor: module, version (as pinned) and level.
@@ -29,7 +29,7 @@ type Record struct {
 	// Epoch is the source date epoch in seconds.
 	Epoch int64 `json:"epoch"`
 	// Images are the images in release order; empty for a binaries-only build.
-	Images []ImageRecord `json:"images"`
+	Images []Image `json:"images"`
 	// Schema is the record format revision.
 	Schema int `json:"schema"`
 	// Source is the repository URL written into the images' source annotation.
@@ -47,23 +47,23 @@ type Compressor struct {
 	Version string `json:"version"`
 }
 
-// ImageRecord is one service's image.
-type ImageRecord struct {
+// Image is one service's image.
+type Image struct {
 	// Index is the digest of the multi-arch image index ("sha256:...").
 	Index string `json:"index"`
 	// Name is the service name, the index's ref name in dist/oci.
 	Name string `json:"name"`
 	// Platforms are the index's images in index order (amd64, arm/v7).
-	Platforms []PlatformRecord `json:"platforms"`
+	Platforms []Platform `json:"platforms"`
 	// Service is the service the image was built from (package, ports, data dirs), so the
 	// release can be rebuilt from the record alone.
 	Service Service `json:"service"`
 }
 
-// PlatformRecord is one platform's image of a service.
-type PlatformRecord struct {
+// Platform is one platform's image of a service.
+type Platform struct {
 	// Binary is the service binary of this platform.
-	Binary BinaryRecord `json:"binary"`
+	Binary Binary `json:"binary"`
 	// Config is the image config's digest.
 	Config string `json:"config"`
 	// Layers are the layer digests (compressed blobs), in order.
@@ -74,8 +74,8 @@ type PlatformRecord struct {
 	Platform string `json:"platform"`
 }
 
-// BinaryRecord is a binary in dist/.
-type BinaryRecord struct {
+// Binary is a binary in dist/.
+type Binary struct {
 	// Path is relative to dist/, e.g. "bin/linux_arm_v7/things".
 	Path string `json:"path"`
 	// SHA256 is the hex SHA-256 of the file.
@@ -83,7 +83,7 @@ type BinaryRecord struct {
 }
 
 // Marshal returns the canonical JSON of r.
-func (r *Record) Marshal() ([]byte, error) {
+func (r *Release) Marshal() ([]byte, error) {
 	b, err := json.Marshal(r)
 	if err != nil {
 		return nil, fmt.Errorf("encoding release record: %w", err)
@@ -91,30 +91,30 @@ func (r *Record) Marshal() ([]byte, error) {
 	return append(b, '\n'), nil
 }
 
-// LoadRecord reads dist/release.json.
-func LoadRecord(path string) (*Record, error) {
+// Load reads dist/release.json.
+func Load(path string) (*Release, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("reading release record: %w", err)
 	}
-	r, err := ParseRecord(b)
+	r, err := Parse(b)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return r, nil
 }
 
-// ParseRecord decodes a release record strictly: unknown fields, a wrong schema, or digests
+// Parse decodes a release record strictly: unknown fields, a wrong schema, or digests
 // and paths that could not come from a release are refused.
-func ParseRecord(b []byte) (*Record, error) {
-	var r Record
+func Parse(b []byte) (*Release, error) {
+	var r Release
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&r); err != nil {
 		return nil, fmt.Errorf("decoding release record: %w (want the release.json that `go tool mage release` writes)", err)
 	}
-	if r.Schema != recordSchema {
-		return nil, fmt.Errorf("release record has schema %d, want %d; rerun `go tool mage release`", r.Schema, recordSchema)
+	if r.Schema != Schema {
+		return nil, fmt.Errorf("release record has schema %d, want %d; rerun `go tool mage release`", r.Schema, Schema)
 	}
 	for _, im := range r.Images {
 		if !digestRE.MatchString(im.Index) {
@@ -139,4 +139,23 @@ var (
 	binPathRE = regexp.MustCompile(`^bin/[a-z0-9_]+/[A-Za-z0-9_.-]+$`)
 )
 
-const recordSchema = 1
+// Schema is the record format revision this package writes and reads.
+const Schema = 1
+
+// The names below dist/ that more than one stage of the release knows.
+const (
+	// InputsFile is the fingerprint of a release, written last into the staging directory so it
+	// exists only in a complete dist/: the digest of everything the release read (Inputs) and the
+	// SHA-256 of every file the release wrote. A release whose inputs have the same digest, with a
+	// dist/ whose files all still hash to what it lists, has nothing to do (UpToDate). Nothing in
+	// it is trusted by mtime: every input and every output is read and hashed each time.
+	InputsFile = "inputs.json"
+	// BenchDir is dist/bench, where `go tool mage bench` writes its report. A release keeps it.
+	BenchDir = "bench"
+)
+
+// DefaultSource is the repository URL written into the images' source annotation.
+const DefaultSource = "https://github.com/cairn-iot/cairn"
+
+// DefaultRepository prefixes docker-archive tags and is where the images are pushed.
+const DefaultRepository = "ghcr.io/cairn-iot"

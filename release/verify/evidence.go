@@ -1,25 +1,4 @@
-// Package evidence checks what lies beside the images of a release in dist/, the part that
-// verify's bit-for-bit comparison cannot rebuild: dist/cosign/<svc> (the signed index, its
-// signatures and attestations) and dist/attestations/<svc> (their plain JSON copies).
-//
-// Check runs after release.Compare in `cairn-release verify`. For every image of
-// dist/release.json it audits dist/cosign/<svc> in-process with package audit and the
-// release's public key (signatures, SBOM and provenance of the index and of each platform
-// manifest, layers, binaries against the documents), checks that the signed index digest
-// equals the one in release.json and the one named <svc> in dist/oci, and that every file of
-// dist/attestations/<svc> is exactly the indented JSON of an attestation payload of the
-// layout, and every payload has its file. A dist/ without cosign/ (mode images) yields one
-// skipped check, "not signed: skipped", never silence.
-//
-// Why here and not in package release or in release/targets: package release is the
-// pipeline that signstep, packages and the audit build on; it must not import the audit
-// (which brings go-containerregistry's registry client and net/http into the assembler's
-// core) and cannot import signstep (signstep imports release). release/targets only runs
-// cairn-release as a child compiled by the pinned toolchain, so a check there would be
-// missed by anyone who runs `cairn-release verify` directly (nix, an independent
-// rebuilder). This package imports both release (for its Check and Record) and audit, and
-// cairn-release verify, the edge that reads the environment for the key, calls it.
-package evidence
+package verify
 
 import (
 	"bytes"
@@ -35,9 +14,9 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
-	"github.com/cairn-iot/cairn/release"
 	"github.com/cairn-iot/cairn/release/attest"
 	"github.com/cairn-iot/cairn/release/audit"
+	"github.com/cairn-iot/cairn/release/record"
 	"github.com/cairn-iot/cairn/release/sign"
 	"github.com/cairn-iot/cairn/release/signstep"
 )
@@ -104,13 +83,13 @@ func PublicKey(getenv func(string) string, moduleDir string) (*ecdsa.PublicKey, 
 	return k, f + " (development key)", nil
 }
 
-// Check checks the evidence beside the images of the release rec in dist and returns one
-// release.Check per property, named "cosign/<svc> ..." and "attestations/<svc>/...", in a
+// Evidence checks the evidence beside the images of the release rec in dist and returns one
+// record.Check per property, named "cosign/<svc> ..." and "attestations/<svc>/...", in a
 // fixed order (images in record order). key is only needed when dist/cosign exists.
-func Check(ctx context.Context, dist string, rec *release.Record, key Key) []release.Check {
-	var out []release.Check
+func Evidence(ctx context.Context, dist string, rec *record.Release, key Key) []record.Check {
+	var out []record.Check
 	add := func(name string, err error) {
-		c := release.Check{Name: name, Pass: err == nil}
+		c := record.Check{Name: name, Pass: err == nil}
 		if err != nil {
 			c.Detail = err.Error()
 		}
@@ -123,7 +102,7 @@ func Check(ctx context.Context, dist string, rec *release.Record, key Key) []rel
 			add(CosignDir, errors.New("dist/attestations exists but dist/cosign does not: the signed layouts were removed"))
 			return out
 		}
-		return append(out, release.Check{Name: CosignDir, Pass: true, Skipped: true, Detail: detail})
+		return append(out, record.Check{Name: CosignDir, Pass: true, Skipped: true, Detail: detail})
 	}
 	if key.K == nil {
 		err := key.Err
@@ -153,7 +132,7 @@ func Check(ctx context.Context, dist string, rec *release.Record, key Key) []rel
 		for _, c := range r.Checks {
 			var err error
 			if !c.Pass {
-				err = errors.New(c.Reason)
+				err = errors.New(c.Detail)
 			}
 			add(name+" "+c.Name, err)
 		}
@@ -168,7 +147,7 @@ func Check(ctx context.Context, dist string, rec *release.Record, key Key) []rel
 			for _, c := range br.Checks {
 				var err error
 				if !c.Pass {
-					err = errors.New(c.Reason)
+					err = errors.New(c.Detail)
 				}
 				add(BundlesDir+"/"+im.Name+" "+c.Name, err)
 			}
@@ -191,7 +170,7 @@ func Check(ctx context.Context, dist string, rec *release.Record, key Key) []rel
 }
 
 // indexDigest checks that the signed index is the one recorded and the one in dist/oci.
-func indexDigest(signed string, im release.ImageRecord, oci *sign.Layout, ociErr error) error {
+func indexDigest(signed string, im record.Image, oci *sign.Layout, ociErr error) error {
 	if ociErr != nil {
 		return fmt.Errorf("reading dist/oci: %w", ociErr)
 	}
@@ -219,10 +198,10 @@ func orNone(s string) string {
 // attestationFiles checks dist/attestations/<svc> against the attestation payloads of the
 // signed layout dir: each file must be exactly the indented payload, and each payload must
 // have its file. The payloads are read from the index's and each platform manifest's .att.
-func attestationFiles(dist, dir, svc string, key *ecdsa.PublicKey) []release.Check {
+func attestationFiles(dist, dir, svc string, key *ecdsa.PublicKey) []record.Check {
 	prefix := AttestationsDir + "/" + svc
-	fail := func(name string, err error) []release.Check {
-		return []release.Check{{Name: name, Detail: err.Error()}}
+	fail := func(name string, err error) []record.Check {
+		return []record.Check{{Name: name, Detail: err.Error()}}
 	}
 	l, err := sign.OpenLayout(dir)
 	if err != nil {
@@ -255,7 +234,7 @@ func attestationFiles(dist, dir, svc string, key *ecdsa.PublicKey) []release.Che
 	// want: file name -> the exact bytes signstep writes for the payload.
 	want := map[string][]byte{}
 	var order []string
-	var problems []release.Check
+	var problems []record.Check
 	for _, s := range subs {
 		tag := sign.Tag(s.digest, sign.AttestationSuffix)
 		img, err := l.Image(tag)
@@ -267,7 +246,7 @@ func attestationFiles(dist, dir, svc string, key *ecdsa.PublicKey) []release.Che
 			layers, err = sign.Layers(img)
 		}
 		if err != nil {
-			problems = append(problems, release.Check{Name: prefix + " " + tag, Detail: fmt.Sprintf("reading the attestations %s of the signed layout: %v", tag, err)})
+			problems = append(problems, record.Check{Name: prefix + " " + tag, Detail: fmt.Sprintf("reading the attestations %s of the signed layout: %v", tag, err)})
 			continue
 		}
 		for _, layer := range layers {
@@ -303,7 +282,7 @@ func attestationFiles(dist, dir, svc string, key *ecdsa.PublicKey) []release.Che
 	filesDir := filepath.Join(dist, AttestationsDir, svc)
 	entries, err := os.ReadDir(filesDir)
 	if err != nil {
-		problems = append(problems, release.Check{Name: prefix, Detail: fmt.Sprintf("expected the plain JSON copies of the attestations, found none: %v", err)})
+		problems = append(problems, record.Check{Name: prefix, Detail: fmt.Sprintf("expected the plain JSON copies of the attestations, found none: %v", err)})
 	}
 	for _, e := range entries {
 		if e.IsDir() {
@@ -311,7 +290,7 @@ func attestationFiles(dist, dir, svc string, key *ecdsa.PublicKey) []release.Che
 		}
 		b, err := os.ReadFile(filepath.Join(filesDir, e.Name()))
 		if err != nil {
-			problems = append(problems, release.Check{Name: prefix + "/" + e.Name(), Detail: err.Error()})
+			problems = append(problems, record.Check{Name: prefix + "/" + e.Name(), Detail: err.Error()})
 			continue
 		}
 		have[e.Name()] = b
@@ -326,7 +305,7 @@ func attestationFiles(dist, dir, svc string, key *ecdsa.PublicKey) []release.Che
 	names = append(order, names...)
 	out := problems
 	for _, n := range names {
-		c := release.Check{Name: prefix + "/" + n}
+		c := record.Check{Name: prefix + "/" + n}
 		w, inLayout := want[n]
 		h, onDisk := have[n]
 		switch {
@@ -362,7 +341,7 @@ func firstDifference(want, got []byte) string {
 }
 
 // Merge appends checks to the report and recomputes Pass.
-func Merge(r *release.Report, checks []release.Check) {
+func Merge(r *record.Report, checks []record.Check) {
 	r.Checks = append(r.Checks, checks...)
 	r.Pass = true
 	for _, c := range r.Checks {

@@ -1,4 +1,4 @@
-package evidence_test
+package verify_test
 
 import (
 	"bytes"
@@ -12,31 +12,31 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 
-	"github.com/cairn-iot/cairn/release"
 	"github.com/cairn-iot/cairn/release/attest/attesttest"
-	"github.com/cairn-iot/cairn/release/evidence"
+	"github.com/cairn-iot/cairn/release/record"
 	"github.com/cairn-iot/cairn/release/sign"
 	"github.com/cairn-iot/cairn/release/signstep"
+	"github.com/cairn-iot/cairn/release/verify"
 )
 
 // fixture writes a signed dist/ of one image "hello" (dist/oci, dist/cosign/hello,
 // dist/attestations/hello) with a development key in moduleDir, and returns its record.
-func fixture(t *testing.T) (dist, moduleDir string, rec *release.Record) {
+func fixture(t *testing.T) (dist, moduleDir string, rec *record.Release) {
 	t.Helper()
 	idx := attesttest.Index(t, "hello")
 	d, _ := idx.Digest()
 	dist = filepath.Join(t.TempDir(), "dist")
 	moduleDir = t.TempDir()
 	writeOCI(t, filepath.Join(dist, "oci"), idx)
-	rec = &release.Record{
-		Source: release.DefaultSource, Toolchain: "go1.26.8", Version: "v1.0.0",
-		Compressor: release.Compressor{Module: "github.com/klauspost/compress", Version: "v1.20.3", Level: 6},
-		Images:     []release.ImageRecord{{Name: "hello", Index: d.String(), Platforms: []release.PlatformRecord{{Platform: "linux/amd64"}, {Platform: "linux/arm/v7"}}}},
+	rec = &record.Release{
+		Source: record.DefaultSource, Toolchain: "go1.26.8", Version: "v1.0.0",
+		Compressor: record.Compressor{Module: "github.com/klauspost/compress", Version: "v1.20.3", Level: 6},
+		Images:     []record.Image{{Name: "hello", Index: d.String(), Platforms: []record.Platform{{Platform: "linux/amd64"}, {Platform: "linux/arm/v7"}}}},
 	}
-	s := &release.Stage{
+	s := &record.Stage{
 		Dir: dist, Record: rec, Indexes: map[string]v1.ImageIndex{"hello": idx},
 		ModuleDir: moduleDir, Epoch: attesttest.Epoch, Version: "v1.0.0", Commit: attesttest.Build().Commit,
-		Services: []release.Service{{Name: "hello"}}, Log: &bytes.Buffer{},
+		Services: []record.Service{{Name: "hello"}}, Log: &bytes.Buffer{},
 	}
 	if err := signstep.Step(signstep.Keys{})(context.Background(), s); err != nil {
 		t.Fatal(err)
@@ -72,61 +72,61 @@ func edit(t *testing.T, path string, f func([]byte) []byte) {
 
 func TestCheck(t *testing.T) {
 	refDist, moduleDir, refRec := fixture(t)
-	pub, from, err := evidence.PublicKey(func(string) string { return "" }, moduleDir)
+	pub, from, err := verify.PublicKey(func(string) string { return "" }, moduleDir)
 	if err != nil {
 		t.Fatalf("PublicKey(dev key) = %v", err)
 	}
 	if !strings.Contains(from, "development key") {
 		t.Errorf("PublicKey(dev key) from = %q, want it to say development key", from)
 	}
-	devKey := evidence.Key{K: pub, From: from}
+	devKey := verify.Key{K: pub, From: from}
 	other, _ := sign.GenerateKey()
 
 	for _, tc := range []struct {
 		name   string
-		tamper func(t *testing.T, dist string, rec *release.Record)
-		key    *evidence.Key
+		tamper func(t *testing.T, dist string, rec *record.Release)
+		key    *verify.Key
 		// fail maps the name of every check that must fail to a part of its detail; no
 		// other check may fail.
 		fail    map[string]string
 		skipped bool
 	}{
 		{name: "untouched"},
-		{name: "unsigned (mode images)", tamper: func(t *testing.T, dist string, _ *release.Record) {
+		{name: "unsigned (mode images)", tamper: func(t *testing.T, dist string, _ *record.Release) {
 			os.RemoveAll(filepath.Join(dist, "cosign"))
 			os.RemoveAll(filepath.Join(dist, "attestations"))
-		}, key: &evidence.Key{Err: os.ErrNotExist}, skipped: true},
-		{name: "signed layouts removed", tamper: func(t *testing.T, dist string, _ *release.Record) {
+		}, key: &verify.Key{Err: os.ErrNotExist}, skipped: true},
+		{name: "signed layouts removed", tamper: func(t *testing.T, dist string, _ *record.Release) {
 			os.RemoveAll(filepath.Join(dist, "cosign"))
 		}, fail: map[string]string{"cosign": "dist/cosign does not"}},
-		{name: "no public key", key: &evidence.Key{Err: os.ErrNotExist},
+		{name: "no public key", key: &verify.Key{Err: os.ErrNotExist},
 			fail: map[string]string{"cosign key": "cannot be audited"}},
-		{name: "another key", key: &evidence.Key{K: &other.PublicKey, From: "other"},
+		{name: "another key", key: &verify.Key{K: &other.PublicKey, From: "other"},
 			fail: map[string]string{
 				"cosign/hello index signature": "was made by the given key",
 				"cosign/hello index sbom":      "do not verify",
 			}},
-		{name: "edited SBOM copy", tamper: func(t *testing.T, dist string, _ *release.Record) {
+		{name: "edited SBOM copy", tamper: func(t *testing.T, dist string, _ *record.Release) {
 			edit(t, filepath.Join(dist, "attestations", "hello", "linux_amd64.sbom.spdx.json"), func(b []byte) []byte {
 				return bytes.Replace(b, []byte("hello"), []byte("HELLO"), 1)
 			})
 		}, fail: map[string]string{"attestations/hello/linux_amd64.sbom.spdx.json": "differs from the attestation payload"}},
-		{name: "removed provenance copy", tamper: func(t *testing.T, dist string, _ *release.Record) {
+		{name: "removed provenance copy", tamper: func(t *testing.T, dist string, _ *record.Release) {
 			os.Remove(filepath.Join(dist, "attestations", "hello", "provenance.slsa.json"))
 		}, fail: map[string]string{"attestations/hello/provenance.slsa.json": "missing"}},
-		{name: "extra attestation file", tamper: func(t *testing.T, dist string, _ *release.Record) {
+		{name: "extra attestation file", tamper: func(t *testing.T, dist string, _ *record.Release) {
 			os.WriteFile(filepath.Join(dist, "attestations", "hello", "linux_s390x.sbom.spdx.json"), []byte("{}\n"), 0o644)
 		}, fail: map[string]string{"attestations/hello/linux_s390x.sbom.spdx.json": "not evidence of this release"}},
-		{name: "release.json names another index", tamper: func(t *testing.T, _ string, rec *release.Record) {
+		{name: "release.json names another index", tamper: func(t *testing.T, _ string, rec *record.Release) {
 			rec.Images[0].Index = "sha256:" + strings.Repeat("0", 64)
 		}, fail: map[string]string{"cosign/hello index digest": "release.json sha256:0000"}},
-		{name: "dist/oci holds another index", tamper: func(t *testing.T, dist string, _ *release.Record) {
+		{name: "dist/oci holds another index", tamper: func(t *testing.T, dist string, _ *record.Release) {
 			writeOCI(t, filepath.Join(dist, "oci"), attesttest.IndexOf(t, attesttest.Image(t, "other", attesttest.Platforms[0])))
 		}, fail: map[string]string{"cosign/hello index digest": "dist/oci sha256:"}},
-		{name: "image without a signed layout", tamper: func(t *testing.T, _ string, rec *release.Record) {
-			rec.Images = append(rec.Images, release.ImageRecord{Name: "things", Index: rec.Images[0].Index})
+		{name: "image without a signed layout", tamper: func(t *testing.T, _ string, rec *record.Release) {
+			rec.Images = append(rec.Images, record.Image{Name: "things", Index: rec.Images[0].Index})
 		}, fail: map[string]string{"cosign/things": "found none"}},
-		{name: "legacy signature gone, bundles intact", tamper: func(t *testing.T, dist string, rec *release.Record) {
+		{name: "legacy signature gone, bundles intact", tamper: func(t *testing.T, dist string, rec *record.Release) {
 			// The bundles still verify; the legacy tags miss their .sig.
 			layout := filepath.Join(dist, "cosign", "hello")
 			idx, err := os.ReadFile(filepath.Join(layout, "index.json"))
@@ -142,7 +142,7 @@ func TestCheck(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, fail: map[string]string{"cosign/hello index signature": "unsigned image"}},
-		{name: "a bundle truncated", tamper: func(t *testing.T, dist string, rec *release.Record) {
+		{name: "a bundle truncated", tamper: func(t *testing.T, dist string, rec *record.Release) {
 			f := filepath.Join(dist, "bundles", "hello", "signature.sigstore.json")
 			b, err := os.ReadFile(f)
 			if err != nil {
@@ -156,7 +156,7 @@ func TestCheck(t *testing.T) {
 			"bundles/hello linux/amd64 bundles":  "signature.sigstore.json is not a Sigstore bundle",
 			"bundles/hello linux/arm/v7 bundles": "signature.sigstore.json is not a Sigstore bundle",
 		}},
-		{name: "signed layout of no image", tamper: func(t *testing.T, dist string, _ *release.Record) {
+		{name: "signed layout of no image", tamper: func(t *testing.T, dist string, _ *record.Release) {
 			os.CopyFS(filepath.Join(dist, "cosign", "stray"), os.DirFS(filepath.Join(dist, "cosign", "hello")))
 		}, fail: map[string]string{"cosign/stray": "not an image of release.json"}},
 	} {
@@ -166,7 +166,7 @@ func TestCheck(t *testing.T) {
 				t.Fatal(err)
 			}
 			rec := *refRec
-			rec.Images = append([]release.ImageRecord(nil), refRec.Images...)
+			rec.Images = append([]record.Image(nil), refRec.Images...)
 			if tc.tamper != nil {
 				tc.tamper(t, dist, &rec)
 			}
@@ -174,7 +174,7 @@ func TestCheck(t *testing.T) {
 			if tc.key != nil {
 				key = *tc.key
 			}
-			checks := evidence.Check(context.Background(), dist, &rec, key)
+			checks := verify.Evidence(context.Background(), dist, &rec, key)
 			if len(checks) == 0 {
 				t.Fatal("Check() returned no checks")
 			}
@@ -215,8 +215,8 @@ func TestCheck(t *testing.T) {
 					t.Errorf("check %q failed unexpectedly: %s", name, d)
 				}
 			}
-			r := &release.Report{Pass: true}
-			evidence.Merge(r, checks)
+			r := &record.Report{Pass: true}
+			verify.Merge(r, checks)
 			if wantPass := len(tc.fail) == 0; r.Pass != wantPass {
 				t.Errorf("Merge: report pass = %v, want %v:\n%s", r.Pass, wantPass, r.Text())
 			}
@@ -248,7 +248,7 @@ func TestPublicKey(t *testing.T) {
 		{"nothing", map[string]string{}, "", "set COSIGN_PUBLIC_KEY"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, from, err := evidence.PublicKey(func(k string) string { return tc.env[k] }, t.TempDir())
+			got, from, err := verify.PublicKey(func(k string) string { return tc.env[k] }, t.TempDir())
 			if tc.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("PublicKey() = %v, want an error containing %q", err, tc.wantErr)

@@ -1,4 +1,4 @@
-package release
+package source
 
 import (
 	"fmt"
@@ -8,8 +8,8 @@ import (
 	"strings"
 )
 
-// InputFile is one entry of the module tree that a release reads.
-type InputFile struct {
+// File is one entry of the module tree that a release reads.
+type File struct {
 	// Rel is the slash-separated path below the module directory.
 	Rel string
 	// Kind is "file", "exec" (a regular file with an executable bit), "link <target>" or
@@ -18,16 +18,16 @@ type InputFile struct {
 }
 
 // Regular reports whether f is a regular file (Kind file or exec).
-func (f InputFile) Regular() bool { return f.Kind == "file" || f.Kind == "exec" }
+func (f File) Regular() bool { return f.Kind == "file" || f.Kind == "exec" }
 
-// InputFiles lists the module tree under moduleDir as a release reads it, in walk order:
+// Files lists the module tree under moduleDir as a release reads it, in walk order:
 // everything but .git directories (at any depth: a nested repository's history is not a
 // build input), the top-level .cairn (keys, caches and scratch; the signing key is an input
 // of its own), distDir with everything beside it that belongs to it (its staging
 // directories, its lock, dist.verify.json, dist.vsa), and the top-level result* links that
 // `nix build` leaves. This is the one definition of the release's input files: the
 // up-to-date check hashes them, verify's clean room copies them.
-func InputFiles(moduleDir, distDir string) ([]InputFile, error) {
+func Files(moduleDir, distDir string) ([]File, error) {
 	distParent, distBase := filepath.Dir(distDir), filepath.Base(distDir)
 	skip := func(p string, d fs.DirEntry) bool {
 		name := d.Name()
@@ -37,10 +37,9 @@ func InputFiles(moduleDir, distDir string) ([]InputFile, error) {
 		case filepath.Dir(p) == moduleDir && strings.HasPrefix(name, "result") && d.Type()&fs.ModeSymlink != 0:
 			return true
 		}
-		return filepath.Dir(p) == distParent && (strings.HasPrefix(name, stagingPrefix(distDir)) ||
-			name == "."+distBase+".lock" || strings.HasPrefix(name, distBase+"."))
+		return filepath.Dir(p) == distParent && (name == "."+distBase+".lock" || strings.HasPrefix(name, distBase+"."))
 	}
-	var out []InputFile
+	var out []File
 	err := filepath.WalkDir(moduleDir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -58,7 +57,7 @@ func InputFiles(moduleDir, distDir string) ([]InputFile, error) {
 		if err != nil {
 			return err
 		}
-		f := InputFile{Rel: filepath.ToSlash(rel)}
+		f := File{Rel: filepath.ToSlash(rel)}
 		switch {
 		case d.Type()&fs.ModeSymlink != 0:
 			target, err := os.Readlink(p)

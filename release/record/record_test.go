@@ -1,4 +1,4 @@
-package release
+package record
 
 import (
 	"strings"
@@ -7,8 +7,8 @@ import (
 
 func TestParseRecordRefuses(t *testing.T) {
 	good := `{"commit":"c","compressor":{"level":6,"module":"m","version":"v"},"created":"x","dirty":false,"epoch":1,"images":[],"schema":1,"source":"s","toolchain":"go1.26.8","version":"v"}`
-	if _, err := ParseRecord([]byte(good)); err != nil {
-		t.Fatalf("ParseRecord(good) = %v", err)
+	if _, err := Parse([]byte(good)); err != nil {
+		t.Fatalf("Parse(good) = %v", err)
 	}
 	tests := []struct{ name, in, want string }{
 		{"not json", "{", "decoding"},
@@ -19,9 +19,9 @@ func TestParseRecordRefuses(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := ParseRecord([]byte(tt.in))
+			_, err := Parse([]byte(tt.in))
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
-				t.Errorf("ParseRecord() error = %v, want one containing %q", err, tt.want)
+				t.Errorf("Parse() error = %v, want one containing %q", err, tt.want)
 			}
 		})
 	}
@@ -31,7 +31,7 @@ func FuzzParseRecord(f *testing.F) {
 	f.Add([]byte(`{"schema":1,"images":[]}`))
 	f.Add([]byte(`{"schema":1,"images":[{"index":"sha256:00","platforms":[{"layers":["x"]}]}]}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		r, err := ParseRecord(b)
+		r, err := Parse(b)
 		if err != nil {
 			return
 		}
@@ -40,7 +40,7 @@ func FuzzParseRecord(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := ParseRecord(out); err != nil {
+		if _, err := Parse(out); err != nil {
 			t.Fatalf("re-parsing a marshalled record: %v\n%s", err, out)
 		}
 	})

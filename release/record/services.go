@@ -1,6 +1,4 @@
-package release
-
-import "github.com/cairn-iot/cairn/images"
+package record
 
 // Service is one binary of the release and the image that carries it.
 type Service struct {
@@ -24,16 +22,4 @@ var Services = []Service{
 	{Name: "mqtt", Package: "./platform/cmd/mqtt", Ports: []string{"1883/tcp", "8009/tcp"}},
 	{Name: "messages", Package: "./platform/cmd/messages", Ports: []string{"9011/tcp"}},
 	{Name: "bootstrap", Package: "./platform/cmd/bootstrap", Ports: []string{"8202/tcp"}},
-}
-
-// spec turns a service into the image spec of images.Index.
-func (s Service) spec(source, commit, version string) images.Spec {
-	return images.Spec{
-		Name:     s.Name,
-		Ports:    s.Ports,
-		DataDirs: s.DataDirs,
-		Source:   source,
-		Revision: commit,
-		Version:  version,
-	}
 }
