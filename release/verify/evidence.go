@@ -200,100 +200,11 @@ func orNone(s string) string {
 // have its file. The payloads are read from the index's and each platform manifest's .att.
 func attestationFiles(dist, dir, svc string, key *ecdsa.PublicKey) []record.Check {
 	prefix := AttestationsDir + "/" + svc
-	fail := func(name string, err error) []record.Check {
-		return []record.Check{{Name: name, Detail: err.Error()}}
-	}
-	l, err := sign.OpenLayout(dir)
-	if err != nil {
-		return fail(prefix, err)
-	}
-	idx, err := l.Index(svc)
-	if err != nil {
-		return fail(prefix, err)
-	}
-	d, err := idx.Digest()
-	if err != nil {
-		return fail(prefix, err)
-	}
-	m, err := idx.IndexManifest()
-	if err != nil {
-		return fail(prefix, err)
-	}
-	type subject struct {
-		digest v1.Hash
-		prefix string // of the file names
-	}
-	subs := []subject{{d, ""}}
-	for _, desc := range m.Manifests {
-		plat := "unknown"
-		if desc.Platform != nil {
-			plat = strings.ReplaceAll(desc.Platform.String(), "/", "_")
-		}
-		subs = append(subs, subject{desc.Digest, plat + "."})
-	}
-	// want: file name -> the exact bytes signstep writes for the payload.
-	want := map[string][]byte{}
-	var order []string
-	var problems []record.Check
-	for _, s := range subs {
-		tag := sign.Tag(s.digest, sign.AttestationSuffix)
-		img, err := l.Image(tag)
-		if err == nil && img == nil {
-			err = errors.New("missing")
-		}
-		var layers []sign.Layer
-		if err == nil {
-			layers, err = sign.Layers(img)
-		}
-		if err != nil {
-			problems = append(problems, record.Check{Name: prefix + " " + tag, Detail: fmt.Sprintf("reading the attestations %s of the signed layout: %v", tag, err)})
-			continue
-		}
-		for _, layer := range layers {
-			if layer.MediaType != sign.DSSEMediaType {
-				continue
-			}
-			typ, payload, err := sign.VerifyEnvelope(key, layer.Payload)
-			if err != nil || typ != sign.InTotoPayloadType {
-				// The audit names it; a copy of an unverified payload proves nothing.
-				continue
-			}
-			st, err := attest.ParseStatement(payload)
-			if err != nil {
-				continue
-			}
-			suffix, ok := fileSuffix[st.PredicateType]
-			if !ok {
-				continue
-			}
-			var pretty bytes.Buffer
-			if err := json.Indent(&pretty, payload, "", "  "); err != nil {
-				continue
-			}
-			pretty.WriteByte('\n')
-			name := s.prefix + suffix
-			if _, dup := want[name]; !dup {
-				order = append(order, name)
-			}
-			want[name] = pretty.Bytes()
-		}
-	}
-	have := map[string][]byte{}
+	want, order, problems := expectedCopies(dir, svc, key)
 	filesDir := filepath.Join(dist, AttestationsDir, svc)
-	entries, err := os.ReadDir(filesDir)
+	have, err := readCopies(filesDir)
 	if err != nil {
 		problems = append(problems, record.Check{Name: prefix, Detail: fmt.Sprintf("expected the plain JSON copies of the attestations, found none: %v", err)})
-	}
-	for _, e := range entries {
-		if e.IsDir() {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join(filesDir, e.Name()))
-		if err != nil {
-			problems = append(problems, record.Check{Name: prefix + "/" + e.Name(), Detail: err.Error()})
-			continue
-		}
-		have[e.Name()] = b
 	}
 	var names []string
 	for n := range have {
@@ -312,19 +223,144 @@ func attestationFiles(dist, dir, svc string, key *ecdsa.PublicKey) []record.Chec
 		case !inLayout:
 			c.Detail = "no verified attestation of the signed layout has this name; the file is not evidence of this release"
 		case !onDisk:
-			if len(entries) > 0 {
-				c.Detail = "missing: the signed layout has this attestation, dist/attestations has no copy"
-			} else {
+			if err != nil {
 				continue // already reported for the directory
 			}
-		case bytes.Equal(w, h):
+			c.Detail = "missing: the signed layout has this attestation, dist/attestations has no copy"
+		case h.err != nil:
+			c.Detail = h.err.Error()
+		case bytes.Equal(w, h.b):
 			c.Pass = true
 		default:
-			c.Detail = fmt.Sprintf("differs from the attestation payload in dist/cosign/%s (%s)", svc, firstDifference(w, h))
+			c.Detail = fmt.Sprintf("differs from the attestation payload in dist/cosign/%s (%s)", svc, firstDifference(w, h.b))
 		}
 		out = append(out, c)
 	}
 	return out
+}
+
+// copySubject is a subject of a signed layout and the prefix of its copies' file names:
+// "" for the index, "<os>_<arch>[_<variant>]." for a platform.
+type copySubject struct {
+	digest v1.Hash
+	prefix string
+}
+
+// layoutSubjects returns the index named svc in the signed layout l and its platforms.
+func layoutSubjects(l *sign.Layout, svc string) ([]copySubject, error) {
+	idx, err := l.Index(svc)
+	if err != nil {
+		return nil, err
+	}
+	d, err := idx.Digest()
+	if err != nil {
+		return nil, err
+	}
+	m, err := idx.IndexManifest()
+	if err != nil {
+		return nil, err
+	}
+	subs := []copySubject{{d, ""}}
+	for _, desc := range m.Manifests {
+		plat := "unknown"
+		if desc.Platform != nil {
+			plat = strings.ReplaceAll(desc.Platform.String(), "/", "_")
+		}
+		subs = append(subs, copySubject{desc.Digest, plat + "."})
+	}
+	return subs, nil
+}
+
+// expectedCopies returns, by file name in the order found, the exact bytes signstep writes
+// for each attestation of the signed layout in dir that verifies with key; and the
+// subjects whose attestations could not be read.
+func expectedCopies(dir, svc string, key *ecdsa.PublicKey) (want map[string][]byte, order []string, problems []record.Check) {
+	prefix := AttestationsDir + "/" + svc
+	want = map[string][]byte{}
+	l, err := sign.OpenLayout(dir)
+	var subs []copySubject
+	if err == nil {
+		subs, err = layoutSubjects(l, svc)
+	}
+	if err != nil {
+		return want, nil, []record.Check{{Name: prefix, Detail: err.Error()}}
+	}
+	for _, s := range subs {
+		tag := sign.Tag(s.digest, sign.AttestationSuffix)
+		img, err := l.Image(tag)
+		if err == nil && img == nil {
+			err = errors.New("missing")
+		}
+		var layers []sign.Layer
+		if err == nil {
+			layers, err = sign.Layers(img)
+		}
+		if err != nil {
+			problems = append(problems, record.Check{Name: prefix + " " + tag, Detail: fmt.Sprintf("reading the attestations %s of the signed layout: %v", tag, err)})
+			continue
+		}
+		for _, layer := range layers {
+			suffix, pretty, ok := plainCopy(layer, key)
+			if !ok {
+				continue
+			}
+			name := s.prefix + suffix
+			if _, dup := want[name]; !dup {
+				order = append(order, name)
+			}
+			want[name] = pretty
+		}
+	}
+	return want, order, problems
+}
+
+// plainCopy returns the file suffix and the indented JSON of an attestation layer whose
+// envelope verifies with key and whose predicate has a plain copy; ok is false otherwise
+// (the audit names a bad envelope; a copy of an unverified payload proves nothing).
+func plainCopy(layer sign.Layer, key *ecdsa.PublicKey) (suffix string, pretty []byte, ok bool) {
+	if layer.MediaType != sign.DSSEMediaType {
+		return "", nil, false
+	}
+	typ, payload, err := sign.VerifyEnvelope(key, layer.Payload)
+	if err != nil || typ != sign.InTotoPayloadType {
+		return "", nil, false
+	}
+	st, err := attest.ParseStatement(payload)
+	if err != nil {
+		return "", nil, false
+	}
+	if suffix, ok = fileSuffix[st.PredicateType]; !ok {
+		return "", nil, false
+	}
+	var b bytes.Buffer
+	if err := json.Indent(&b, payload, "", "  "); err != nil {
+		return "", nil, false
+	}
+	b.WriteByte('\n')
+	return suffix, b.Bytes(), true
+}
+
+// copyFile is a file of dist/attestations/<svc>, or why it could not be read.
+type copyFile struct {
+	b   []byte
+	err error
+}
+
+// readCopies reads the regular files of dir by name.
+func readCopies(dir string) (map[string]copyFile, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	have := map[string]copyFile{}
+	for _, e := range entries {
+		if e.IsDir() {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		have[e.Name()] = copyFile{b, err}
+	}
+	return have, nil
 }
 
 // firstDifference says where two JSON texts first differ, with a little context.

@@ -70,7 +70,7 @@ func edit(t *testing.T, path string, f func([]byte) []byte) {
 	}
 }
 
-func TestCheck(t *testing.T) {
+func TestEvidence(t *testing.T) {
 	refDist, moduleDir, refRec := fixture(t)
 	pub, from, err := verify.PublicKey(func(string) string { return "" }, moduleDir)
 	if err != nil {
@@ -114,6 +114,11 @@ func TestCheck(t *testing.T) {
 		{name: "removed provenance copy", tamper: func(t *testing.T, dist string, _ *record.Release) {
 			os.Remove(filepath.Join(dist, "attestations", "hello", "provenance.slsa.json"))
 		}, fail: map[string]string{"attestations/hello/provenance.slsa.json": "missing"}},
+		{name: "every copy removed, directory kept", tamper: func(t *testing.T, dist string, _ *record.Release) {
+			dir := filepath.Join(dist, "attestations", "hello")
+			os.RemoveAll(dir)
+			os.Mkdir(dir, 0o755)
+		}, fail: everyCopy("missing")},
 		{name: "extra attestation file", tamper: func(t *testing.T, dist string, _ *record.Release) {
 			os.WriteFile(filepath.Join(dist, "attestations", "hello", "linux_s390x.sbom.spdx.json"), []byte("{}\n"), 0o644)
 		}, fail: map[string]string{"attestations/hello/linux_s390x.sbom.spdx.json": "not evidence of this release"}},
@@ -260,4 +265,15 @@ func TestPublicKey(t *testing.T) {
 			}
 		})
 	}
+}
+
+// everyCopy is a fail map naming every plain copy of the fixture's attestations.
+func everyCopy(reason string) map[string]string {
+	m := map[string]string{}
+	for _, plat := range []string{"", "linux_amd64.", "linux_arm_v7."} {
+		for _, suffix := range []string{"sbom.spdx.json", "sbom.cdx.json", "provenance.slsa.json"} {
+			m["attestations/hello/"+plat+suffix] = reason
+		}
+	}
+	return m
 }
