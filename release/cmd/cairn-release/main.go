@@ -68,6 +68,7 @@ import (
 	"github.com/cairn-iot/cairn/lock"
 	"github.com/cairn-iot/cairn/release"
 	"github.com/cairn-iot/cairn/release/build"
+	"github.com/cairn-iot/cairn/release/record"
 	"github.com/cairn-iot/cairn/release/signstep"
 	"github.com/cairn-iot/cairn/release/source"
 	"github.com/cairn-iot/cairn/release/verify"
@@ -153,33 +154,18 @@ func run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("cairn-release", flag.ContinueOnError)
 	var c common
 	c.register(fs)
-	mode := fs.String("mode", "release", "build | images | release")
-	version := fs.String("version", "", "release version (default: git describe)")
-	commit := fs.String("commit", "", "source commit (default: HEAD)")
-	epoch := fs.Int64("epoch", 0, "source date epoch in seconds (default: SOURCE_DATE_EPOCH, else HEAD's commit time)")
-	dirty := fs.Bool("dirty", false, "with -version/-commit: record the tree as dirty")
-	requireClean := fs.Bool("require-clean", os.Getenv("CAIRN_REQUIRE_CLEAN") == "1", "refuse a dirty tree (CAIRN_REQUIRE_CLEAN=1)")
-	servicesFile := fs.String("services", "", "JSON list of services (default: record.Services)")
-	cacheDir := fs.String("cache", "", `layer and binary cache directory ("none" disables)`)
-	toolCache := fs.String("tool-cache", "", `nix hash cache directory ("none" disables)`)
-	noLockCheck := fs.Bool("no-lock-check", false, "skip lock.Check")
-	force := fs.Bool("force", os.Getenv("CAIRN_FORCE") == "1", "release even if dist/ is up to date (also CAIRN_FORCE=1)")
+	var f releaseFlags
+	f.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return usageError{err}
 	}
 	if fs.NArg() > 0 {
 		return usageError{fmt.Errorf("unexpected arguments %q", fs.Args())}
 	}
-	o := release.Options{Log: os.Stderr, Pass: build.PassthroughEnv(os.LookupEnv), RequireClean: *requireClean, Force: *force}
-	switch *mode {
-	case "build":
-		o.Mode = release.ModeBuild
-	case "images":
-		o.Mode = release.ModeImages
-	case "release":
-		o.Mode = release.ModeRelease
-	default:
-		return usageError{fmt.Errorf("-mode %q: want build, images or release", *mode)}
+	o := release.Options{Log: os.Stderr, Pass: build.PassthroughEnv(os.LookupEnv), RequireClean: f.requireClean, Force: f.force}
+	var ok bool
+	if o.Mode, ok = modes[f.mode]; !ok {
+		return usageError{fmt.Errorf("-mode %q: want build, images or release", f.mode)}
 	}
 	l, err := c.resolve()
 	if err != nil {
@@ -192,44 +178,17 @@ func run(ctx context.Context, args []string) error {
 	if o.GOROOT, o.Toolchain, err = c.toolchain(ctx, l); err != nil {
 		return err
 	}
-	if *version != "" || *commit != "" {
-		if *version == "" || *commit == "" || *epoch <= 0 {
-			return usageError{errors.New("-version, -commit and -epoch go together")}
-		}
-		o.Version, o.Commit, o.Dirty, o.Epoch = *version, *commit, *dirty, time.Unix(*epoch, 0).UTC()
-	} else {
-		info, err := source.Resolve(ctx, source.ExecGit, c.dir, os.Getenv("SOURCE_DATE_EPOCH"))
-		if err != nil {
+	if err := f.identity(ctx, c.dir, &o); err != nil {
+		return err
+	}
+	if f.servicesFile != "" {
+		if o.Services, err = readServices(f.servicesFile); err != nil {
 			return err
 		}
-		o.Version, o.Commit, o.Dirty, o.Epoch = info.Version, info.Commit, info.Dirty, info.Epoch
-		if *epoch > 0 {
-			o.Epoch = time.Unix(*epoch, 0).UTC()
-		}
 	}
-	if *servicesFile != "" {
-		b, err := os.ReadFile(*servicesFile)
-		if err != nil {
-			return fmt.Errorf("reading services: %w", err)
-		}
-		if err := json.Unmarshal(b, &o.Services); err != nil {
-			return fmt.Errorf("decoding services %s: %w (want a JSON list of {name, package, ports, data_dirs})", *servicesFile, err)
-		}
-	}
-	for _, dir := range []*string{cacheDir, toolCache} {
-		if *dir == "" {
-			if d, err := os.UserCacheDir(); err == nil {
-				*dir = filepath.Join(d, "cairn")
-			}
-		}
-	}
-	if *cacheDir != "" && *cacheDir != "none" {
-		// Content-addressed by their inputs; verify always runs with -cache none.
-		o.Cache = release.DiskCache{Dir: filepath.Join(*cacheDir, "layers")}
-		o.BinaryCache = build.DirCache{Dir: filepath.Join(*cacheDir, "bin")}
-	}
-	if !*noLockCheck && l != nil {
-		o.CheckLock = lockChecker(*toolCache, c.goroot != "")
+	f.caches(&o)
+	if !f.noLockCheck && l != nil {
+		o.CheckLock = lockChecker(f.toolCache, c.goroot != "")
 	}
 	if o.Mode == release.ModeRelease {
 		if o.Steps, err = steps(os.Getenv); err != nil {
@@ -239,6 +198,80 @@ func run(ctx context.Context, args []string) error {
 	}
 	_, err = release.Run(ctx, o)
 	return err
+}
+
+var modes = map[string]release.Mode{"build": release.ModeBuild, "images": release.ModeImages, "release": release.ModeRelease}
+
+// releaseFlags are the flags of a release beyond the common ones.
+type releaseFlags struct {
+	mode, version, commit, servicesFile, cacheDir, toolCache string
+	epoch                                                    int64
+	dirty, requireClean, noLockCheck, force                  bool
+}
+
+func (f *releaseFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.mode, "mode", "release", "build | images | release")
+	fs.StringVar(&f.version, "version", "", "release version (default: git describe)")
+	fs.StringVar(&f.commit, "commit", "", "source commit (default: HEAD)")
+	fs.Int64Var(&f.epoch, "epoch", 0, "source date epoch in seconds (default: SOURCE_DATE_EPOCH, else HEAD's commit time)")
+	fs.BoolVar(&f.dirty, "dirty", false, "with -version/-commit: record the tree as dirty")
+	fs.BoolVar(&f.requireClean, "require-clean", os.Getenv("CAIRN_REQUIRE_CLEAN") == "1", "refuse a dirty tree (CAIRN_REQUIRE_CLEAN=1)")
+	fs.StringVar(&f.servicesFile, "services", "", "JSON list of services (default: record.Services)")
+	fs.StringVar(&f.cacheDir, "cache", "", `layer and binary cache directory ("none" disables)`)
+	fs.StringVar(&f.toolCache, "tool-cache", "", `nix hash cache directory ("none" disables)`)
+	fs.BoolVar(&f.noLockCheck, "no-lock-check", false, "skip lock.Check")
+	fs.BoolVar(&f.force, "force", os.Getenv("CAIRN_FORCE") == "1", "release even if dist/ is up to date (also CAIRN_FORCE=1)")
+}
+
+// identity sets the release's version, commit, dirtiness and epoch: from the flags, which
+// go together, or from git (source.Resolve) with -epoch overriding the epoch.
+func (f *releaseFlags) identity(ctx context.Context, dir string, o *release.Options) error {
+	if f.version != "" || f.commit != "" {
+		if f.version == "" || f.commit == "" || f.epoch <= 0 {
+			return usageError{errors.New("-version, -commit and -epoch go together")}
+		}
+		o.Version, o.Commit, o.Dirty, o.Epoch = f.version, f.commit, f.dirty, time.Unix(f.epoch, 0).UTC()
+		return nil
+	}
+	info, err := source.Resolve(ctx, source.ExecGit, dir, os.Getenv("SOURCE_DATE_EPOCH"))
+	if err != nil {
+		return err
+	}
+	o.Version, o.Commit, o.Dirty, o.Epoch = info.Version, info.Commit, info.Dirty, info.Epoch
+	if f.epoch > 0 {
+		o.Epoch = time.Unix(f.epoch, 0).UTC()
+	}
+	return nil
+}
+
+// caches resolves -cache and -tool-cache (default <user cache>/cairn) and sets the layer
+// and binary caches unless -cache is "none".
+func (f *releaseFlags) caches(o *release.Options) {
+	for _, dir := range []*string{&f.cacheDir, &f.toolCache} {
+		if *dir == "" {
+			if d, err := os.UserCacheDir(); err == nil {
+				*dir = filepath.Join(d, "cairn")
+			}
+		}
+	}
+	if f.cacheDir != "" && f.cacheDir != "none" {
+		// Content-addressed by their inputs; verify always runs with -cache none.
+		o.Cache = release.DiskCache{Dir: filepath.Join(f.cacheDir, "layers")}
+		o.BinaryCache = build.DirCache{Dir: filepath.Join(f.cacheDir, "bin")}
+	}
+}
+
+// readServices reads a -services file: a JSON list of record.Service.
+func readServices(file string) ([]record.Service, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("reading services: %w", err)
+	}
+	var svc []record.Service
+	if err := json.Unmarshal(b, &svc); err != nil {
+		return nil, fmt.Errorf("decoding services %s: %w (want a JSON list of {name, package, ports, data_dirs})", file, err)
+	}
+	return svc, nil
 }
 
 func runVerify(ctx context.Context, args []string) error {
