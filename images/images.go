@@ -235,63 +235,11 @@ func buildImage(spec Spec, b Binary, epoch time.Time, o options) (*image, error)
 	if len(b.Data) == 0 {
 		return nil, errors.New("binary is empty")
 	}
-	binSum := sha256.Sum256(b.Data)
-	key := LayerKey(spec, hex.EncodeToString(binSum[:]), epoch, o.compressor)
-	var cl CachedLayer
-	hit := false
-	if o.cache != nil {
-		var err error
-		cl, hit, err = o.cache.Get(key)
-		if err != nil {
-			return nil, fmt.Errorf("reading layer cache: %w", err)
-		}
+	l, err := binaryLayer(spec, b, epoch, o)
+	if err != nil {
+		return nil, err
 	}
-	if !hit {
-		tarball, err := LayerTar(spec, b.Data, epoch)
-		if err != nil {
-			return nil, err
-		}
-		gz, err := compress(tarball, o.compressor.Level)
-		if err != nil {
-			return nil, err
-		}
-		cl = CachedLayer{DiffID: sha(tarball), Compressed: gz}
-		if o.cache != nil {
-			if err := o.cache.Put(key, cl); err != nil {
-				return nil, fmt.Errorf("writing layer cache: %w", err)
-			}
-		}
-	}
-	l := &layer{compressed: cl.Compressed, digest: sha(cl.Compressed), diffID: cl.DiffID}
-
-	ports := map[string]struct{}{}
-	for _, p := range spec.Ports {
-		ports[p] = struct{}{}
-	}
-	if len(ports) == 0 {
-		ports = nil
-	}
-	entry := path.Join(BinDir, spec.Name)
-	cfg := v1.ConfigFile{
-		Architecture: b.Platform.Architecture,
-		OS:           b.Platform.OS,
-		Variant:      b.Platform.Variant,
-		Created:      v1.Time{Time: epoch},
-		History: []v1.History{{
-			Created:   v1.Time{Time: epoch},
-			CreatedBy: "cairn images: " + entry,
-			Comment:   "static binary " + spec.Name + " for " + b.Platform.String(),
-		}},
-		RootFS: v1.RootFS{Type: "layers", DiffIDs: []v1.Hash{l.diffID}},
-		Config: v1.Config{
-			User:         RunAs,
-			Entrypoint:   []string{entry},
-			ExposedPorts: ports,
-			// No PATH, no HOME: the binary needs neither (CA roots and zoneinfo are
-			// compiled in) and scratch has no shell.
-		},
-	}
-	rawCfg, err := json.Marshal(cfg)
+	rawCfg, err := json.Marshal(config(spec, b.Platform, l.diffID, epoch))
 	if err != nil {
 		return nil, fmt.Errorf("encoding config: %w", err)
 	}
@@ -320,6 +268,70 @@ func buildImage(spec Spec, b Binary, epoch time.Time, o options) (*image, error)
 		return nil, err
 	}
 	return img, nil
+}
+
+// binaryLayer is the image's one layer: from the cache by LayerKey, else written
+// (LayerTar), compressed and put in the cache.
+func binaryLayer(spec Spec, b Binary, epoch time.Time, o options) (*layer, error) {
+	binSum := sha256.Sum256(b.Data)
+	key := LayerKey(spec, hex.EncodeToString(binSum[:]), epoch, o.compressor)
+	var cl CachedLayer
+	hit := false
+	if o.cache != nil {
+		var err error
+		cl, hit, err = o.cache.Get(key)
+		if err != nil {
+			return nil, fmt.Errorf("reading layer cache: %w", err)
+		}
+	}
+	if !hit {
+		tarball, err := LayerTar(spec, b.Data, epoch)
+		if err != nil {
+			return nil, err
+		}
+		gz, err := compress(tarball, o.compressor.Level)
+		if err != nil {
+			return nil, err
+		}
+		cl = CachedLayer{DiffID: sha(tarball), Compressed: gz}
+		if o.cache != nil {
+			if err := o.cache.Put(key, cl); err != nil {
+				return nil, fmt.Errorf("writing layer cache: %w", err)
+			}
+		}
+	}
+	return &layer{compressed: cl.Compressed, digest: sha(cl.Compressed), diffID: cl.DiffID}, nil
+}
+
+// config is the image config of spec's binary for p, its layer diffID.
+func config(spec Spec, p Platform, diffID v1.Hash, epoch time.Time) v1.ConfigFile {
+	ports := map[string]struct{}{}
+	for _, port := range spec.Ports {
+		ports[port] = struct{}{}
+	}
+	if len(ports) == 0 {
+		ports = nil
+	}
+	entry := path.Join(BinDir, spec.Name)
+	return v1.ConfigFile{
+		Architecture: p.Architecture,
+		OS:           p.OS,
+		Variant:      p.Variant,
+		Created:      v1.Time{Time: epoch},
+		History: []v1.History{{
+			Created:   v1.Time{Time: epoch},
+			CreatedBy: "cairn images: " + entry,
+			Comment:   "static binary " + spec.Name + " for " + p.String(),
+		}},
+		RootFS: v1.RootFS{Type: "layers", DiffIDs: []v1.Hash{diffID}},
+		Config: v1.Config{
+			User:         RunAs,
+			Entrypoint:   []string{entry},
+			ExposedPorts: ports,
+			// No PATH, no HOME: the binary needs neither (CA roots and zoneinfo are
+			// compiled in) and scratch has no shell.
+		},
+	}
 }
 
 func sha(b []byte) v1.Hash {
