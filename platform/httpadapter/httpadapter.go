@@ -150,20 +150,11 @@ func (a *Adapter) publish(w http.ResponseWriter, r *http.Request) {
 		service.Error(w, http.StatusUnauthorized, "missing thing key: send `Authorization: Thing <thing key>`, or a client certificate over HTTPS")
 		return
 	}
-	var subtopic string
-	if st := r.PathValue("subtopic"); st != "" || strings.HasSuffix(r.URL.Path, "/messages/") {
-		var err error
-		levels := strings.Split(st, "/")
-		if slices.Contains(levels, "") { // legal in MQTT topics; in a URL, a typo
-			a.refused(metrics.ReasonInvalid)
-			service.Error(w, http.StatusBadRequest, fmt.Sprintf("subtopic %q has an empty level: use /channels/<id>/messages/a/b", st))
-			return
-		}
-		if subtopic, err = messages.Subtopic(levels); err != nil {
-			a.refused(metrics.ReasonInvalid)
-			service.Error(w, http.StatusBadRequest, err.Error())
-			return
-		}
+	subtopic, err := subtopicOf(r)
+	if err != nil {
+		a.refused(metrics.ReasonInvalid)
+		service.Error(w, http.StatusBadRequest, err.Error())
+		return
 	}
 	if !messages.ValidName(channel) {
 		a.refused(metrics.ReasonNotFound)
@@ -187,13 +178,8 @@ func (a *Adapter) publish(w http.ResponseWriter, r *http.Request) {
 		service.Error(w, code, messages.AccessMessage(resp, channel))
 		return
 	}
-	payload, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.maxPayload))
-	if err != nil {
-		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
-			a.tooLarge(w)
-			return
-		}
-		service.Error(w, http.StatusBadRequest, fmt.Sprintf("reading the payload: %v", err))
+	payload, ok := a.payload(w, r)
+	if !ok {
 		return
 	}
 	m := &messagingv1.Message{
@@ -221,6 +207,33 @@ func (a *Adapter) publish(w http.ResponseWriter, r *http.Request) {
 	counters.stored.Inc()
 	storeSeconds.Observe(time.Since(received).Seconds())
 	w.WriteHeader(http.StatusAccepted)
+}
+
+// subtopicOf returns the request's subtopic, "" when it names none.
+func subtopicOf(r *http.Request) (string, error) {
+	st := r.PathValue("subtopic")
+	if st == "" && !strings.HasSuffix(r.URL.Path, "/messages/") {
+		return "", nil
+	}
+	levels := strings.Split(st, "/")
+	if slices.Contains(levels, "") { // legal in MQTT topics; in a URL, a typo
+		return "", fmt.Errorf("subtopic %q has an empty level: use /channels/<id>/messages/a/b", st)
+	}
+	return messages.Subtopic(levels)
+}
+
+// payload reads the request body up to the limit; on failure it has answered.
+func (a *Adapter) payload(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	payload, err := io.ReadAll(http.MaxBytesReader(w, r.Body, a.maxPayload))
+	if err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			a.tooLarge(w)
+			return nil, false
+		}
+		service.Error(w, http.StatusBadRequest, fmt.Sprintf("reading the payload: %v", err))
+		return nil, false
+	}
+	return payload, true
 }
 
 // The adapter's counters by protocol, resolved once: publishing is the hot path.
