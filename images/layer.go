@@ -20,9 +20,12 @@ const (
 	dataDirMode = 0o750
 )
 
-// LayerTar returns the uncompressed layer of spec holding bin: a USTAR archive whose
-// entries are sorted by name, every parent directory listed, owners and modes fixed, no
-// user or group names, and every mtime = epoch.
+// LayerTar returns the uncompressed layer of spec holding bin: the binary at
+// /usr/local/bin/<Name> (mode 0755, owner 0:0), each of spec.DataDirs a directory owned by
+// the run-time user (65532:65532, mode 0750), every parent directory its own entry (mode
+// 0755, owner 0:0). Entries are sorted by name, with no user or group names and every mtime
+// = epoch. The format is USTAR, not PAX or GNU: the paths are short, and USTAR has no place
+// for atime/ctime or extended records that could leak build-host state.
 func LayerTar(spec Spec, bin []byte, epoch time.Time) ([]byte, error) {
 	type entry struct {
 		hdr  tar.Header

@@ -52,9 +52,15 @@ type Options struct {
 	Source string
 	// Compressor overrides the lock's compressor (tests); zero means the lock's.
 	Compressor images.Compressor
-	// Cache stores compressed layers between runs; nil compresses every time.
+	// Cache stores compressed layers between runs, by images.LayerKey (the binary's
+	// SHA-256, the file list, the epoch and the compressor); nil compresses every time.
 	Cache images.Cache
-	// BinaryCache stores linked binaries between runs; nil links every time.
+	// BinaryCache stores linked binaries between runs, by a key over the toolchain, the
+	// environment, the arguments, go.mod/go.sum and the compiled archive of every linked
+	// package (`go list -export`, see build.Cache); nil links every time. Both caches are
+	// content-addressed by their inputs, so a rerun with nothing changed neither links nor
+	// compresses; verify's rebuild runs with neither, so a poisoned cache cannot pass
+	// verification.
 	BinaryCache build.Cache
 	// Pass is the passthrough environment of the go builds (build.PassthroughEnv).
 	Pass []string
@@ -62,7 +68,8 @@ type Options struct {
 	GoBuild build.Runner
 	// CheckLock runs first in ModeRelease (lock.Check); nil skips it.
 	CheckLock func(ctx context.Context, moduleDir string) error
-	// Steps run in ModeRelease, in order, before the swap.
+	// Steps run in ModeRelease, in order, after release.json is written and before the swap
+	// (signing, attestations, archives and packages: release/cmd/cairn-release/steps.go).
 	Steps []record.Step
 	// Repository prefixes the docker-archive tags: <Repository>/<svc>:<version>.
 	Repository string
@@ -78,7 +85,43 @@ type Options struct {
 }
 
 // Run performs a release into a staging directory next to DistDir and swaps it in as
-// DistDir at the end. On any error DistDir is left as it was.
+// DistDir at the end. On any error DistDir is left as it was. In order, it:
+//
+//  1. refuses a dirty tree if RequireClean;
+//  2. unless Force, returns the record of DistDir if DistDir is up to date (UpToDate),
+//     removing what killed releases left;
+//  3. in ModeRelease, checks the lock (CheckLock);
+//  4. takes the release lock, .dist.lock next to dist/: a second release in the same tree
+//     waits for the first and says so;
+//  5. creates the staging directory, dist.staging-* next to dist/ (removing those of
+//     killed releases);
+//  6. builds every service for linux/amd64 and linux/arm/v7 (build.Targets) with package
+//     build: the exact command and environment of a release;
+//  7. in ModeImages and up, assembles one multi-arch OCI index per service (package images)
+//     and writes the layout and the archives;
+//  8. writes release.json;
+//  9. in ModeRelease, runs the Steps;
+//  10. writes inputs.json (record.InputsFile), unless the module tree changed while the
+//     release ran;
+//  11. swaps the staging directory in as dist/ in one renameat2(RENAME_EXCHANGE), keeping
+//     the old dist/bench (record.BenchDir).
+//
+// A killed release leaves the previous dist/ (plus a dist.staging-* directory that the next
+// release removes), never a dist/ that looks complete but is not. dist/ then holds:
+//
+//	bin/linux_amd64/<svc>, bin/linux_arm_v7/<svc>   the static binaries
+//	oci/                                            one OCI layout: every index, named by
+//	                                                org.opencontainers.image.ref.name = <svc>
+//	archives/<svc>.oci.tar                          oci-archive (the index, both platforms)
+//	archives/<svc>_linux_amd64.docker.tar,
+//	archives/<svc>_linux_arm_v7.docker.tar          docker-archive (single platform), tagged
+//	                                                <Repository>/<svc>:<Version>
+//	release.json                                    the record (package record), canonical JSON
+//	inputs.json                                     the fingerprint (record.InputsFile)
+//
+// ModeBuild writes only bin/, release.json and inputs.json. ModeRelease adds what the steps
+// write: cosign/<svc>, attestations/<svc> and bundles/<svc> (package signstep), packages/
+// (package packages).
 func Run(ctx context.Context, o Options) (*record.Release, error) {
 	if err := o.defaults(); err != nil {
 		return nil, err

@@ -1,26 +1,7 @@
-// Package audit traces a released image back to its sources and reports PASS or FAIL per
-// check, as text and JSON, in the manner of golang.org/x/build's gorebuild.
-//
-// Given an image index (in a registry by tag or digest, or in an OCI layout) and a public
-// key, it checks, for the index and for each platform manifest:
-//
-//   - signature: a cosign simple-signing signature in sha256-<hex>.sig verifies with the key
-//     and names exactly this digest (FAIL: unsigned image, wrong key, signature for another
-//     digest);
-//   - sbom, cyclonedx, provenance: an SPDX, a CycloneDX and a SLSA provenance v1 attestation
-//     in sha256-<hex>.att whose DSSE envelopes verify with the key and whose in-toto subject
-//     is this digest (FAIL: missing, wrong key, provenance for another digest);
-//
-// and for each platform image:
-//
-//   - layers: every layer's bytes match its digest and diff id (FAIL: tampered layer);
-//   - sbom matches binary, cyclonedx matches binary, provenance matches binary: the Go build
-//     information embedded in each binary of the layers (toolchain, main module, every module
-//     with version and h1 hash, every build setting, the file's SHA-256) equals what the
-//     index's and the platform's SBOMs and provenance say, exactly.
-//
-// Optionally (Options.Rebuild) the provenance's commit is rebuilt and the index digest must
-// come out bit for bit the same. Nothing is trusted before its signature verifies.
+// Package audit traces a released image back to its sources (Audit): it verifies the
+// image's signatures and attestations with the release key, compares them with the Go build
+// information of its binaries, optionally rebuilds it, and reports PASS or FAIL per check,
+// as text and JSON, in the manner of golang.org/x/build's gorebuild.
 package audit
 
 import (
@@ -125,13 +106,14 @@ type RebuildInput struct {
 
 // Options configure an audit.
 type Options struct {
-	// Key is the public key the signatures and attestations must verify with.
+	// Key is the public key the signatures and attestations must verify with (required).
 	Key *ecdsa.PublicKey
 	// Remote are extra go-containerregistry options; the default keychain is always set.
 	Remote []remote.Option
 	// NameOptions parse registry references (name.Insecure for a plain-HTTP registry).
 	NameOptions []name.Option
-	// Rebuild, when set, rebuilds the provenance's commit and compares the index digest.
+	// Rebuild, when set, rebuilds the provenance's commit and compares the index digest
+	// (the "rebuild" check; GitRebuilder is the real one).
 	Rebuild Rebuilder
 	// Legacy reads cosign's legacy tags even where the image has bundles.
 	Legacy bool
@@ -140,12 +122,46 @@ type Options struct {
 	// layout's legacy tags. A registry's bundles are its referrers.
 	Bundles string
 	// VerifierKey, when set, is the public key of a rebuild verifier: the index must carry a
-	// rebuild verdict (package vsa) signed by it, and the report shows what it says.
+	// rebuild verdict (package vsa) signed by it, in its legacy attestations or its bundles
+	// (the "index rebuild verdict" check), and the report shows what it says.
 	VerifierKey *ecdsa.PublicKey
 }
 
-// Audit checks the image named ref. The error is for an audit that cannot start (a
-// malformed reference); everything about the image itself is a Check in the report.
+// Audit checks the image index named ref (a registry reference by tag or digest, or an OCI
+// layout: see Open) with o.Key. The error is for an audit that cannot start (no key, a
+// malformed reference); everything about the image itself is a Check in the report, which
+// passes when every check does. Nothing is trusted before its signature verifies.
+//
+// For the index and for each platform manifest (the label is "index" or the platform, such
+// as "linux/arm/v7"):
+//
+//   - <label> signature: a cosign signature verifies with the key and names exactly this
+//     digest (FAIL: unsigned image, wrong key, signature for another digest);
+//   - <label> sbom, <label> cyclonedx, <label> provenance: an SPDX, a CycloneDX and a SLSA
+//     provenance v1 attestation whose signature verifies with the key and whose in-toto
+//     subject is this digest (FAIL: missing, wrong key, attestation for another digest),
+//     and "<label> sbom readable" (and so on): its predicate decodes;
+//   - <label> bundles, where the evidence is Sigstore bundles: every bundle attached to the
+//     digest names it, is readable and, if it is of one of the release's kinds, verifies
+//     with the key.
+//
+// The evidence is read from the Sigstore bundles attached to the digest (a registry's OCI
+// 1.1 referrers; for a layout, the files of o.Bundles), and then only from them; where there
+// are none, or with o.Legacy, from cosign's legacy tags beside the index, sha256-<hex>.sig
+// (simple signing) and sha256-<hex>.att (DSSE envelopes). Report.Formats says which.
+//
+// For each platform image:
+//
+//   - <platform> layers: every layer's bytes match its digest and diff id (FAIL: tampered
+//     layer), and the layers hold a Go binary;
+//   - <platform> sbom matches binary, cyclonedx matches binary, provenance matches binary:
+//     the Go build information embedded in each binary of the layers (toolchain, main
+//     module, every module with version and h1 hash, every build setting, the file's
+//     SHA-256) equals what the index's and the platform's SBOMs and provenance say, exactly.
+//
+// With o.VerifierKey, "index rebuild verdict" (see Options.VerifierKey). With o.Rebuild,
+// "rebuild": the provenance's commit is rebuilt and the index digest must come out bit for
+// bit the same; a pass fills Report.Rebuilt, for RebuildVerdict.
 func Audit(ctx context.Context, ref string, o Options) (*Report, error) {
 	if o.Key == nil {
 		return nil, errors.New("audit: expected a public key, found none; pass --key or set COSIGN_PUBLIC_KEY")

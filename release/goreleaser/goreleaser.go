@@ -97,15 +97,20 @@ func (c *Config) check() error {
 	return nil
 }
 
-// Env returns the whole environment goreleaser runs with, built from nothing, sorted.
-// extra names more variables to pass through from the caller (Publish's secrets).
+// Env returns the whole environment goreleaser runs with, built from nothing, sorted: the
+// release build's variables (CGO_ENABLED=0, GOTOOLCHAIN=local, GOFLAGS=-mod=readonly,
+// GOWORK=off, GOEXPERIMENT, GODEBUG, CC and CXX blanked), the values .goreleaser.yaml reads
+// (CAIRN_GO, CAIRN_VERSION, CAIRN_PKG_VERSION, CAIRN_COMMIT, SOURCE_DATE_EPOCH, CAIRN_MTIME),
+// TZ=UTC, the Passthrough variables the caller has, and PATH with the pinned toolchain's bin
+// first. extra names more variables to pass through from the caller (Publish's secrets,
+// PublishPassthrough).
 func Env(c Config, extra ...string) []string {
 	lookup := c.LookupEnv
 	if lookup == nil {
 		lookup = os.LookupEnv
 	}
 	env := map[string]string{
-		// The release build's environment (see "Shared contracts"): goreleaser adds GOOS,
+		// The release build's environment (build.Env): goreleaser adds GOOS,
 		// GOARCH, GOAMD64=v1 and GOARM=7 per target.
 		"CGO_ENABLED":  "0",
 		"GOTOOLCHAIN":  "local", // CAIRN_GO is the pinned toolchain; never switch
@@ -241,12 +246,17 @@ func Snapshot(ctx context.Context, c Config) ([]packages.Artifact, error) {
 	return arts, nil
 }
 
-// Publish runs goreleaser in release mode for the tag at HEAD: it builds, packages, signs
-// checksums.txt with the stock cosign CLI (COSIGN_KEY, COSIGN_PASSWORD) and uploads to the
-// GitHub release (GITHUB_TOKEN). c.Out receives goreleaser's dist. goreleaser builds and
-// uploads in one command, so the binaries are compared with c.BinDir (if set) only after the
-// upload; a difference is still an error, and fails the CI job. skip is passed to goreleaser's
-// --skip (e.g. "publish", "announce" for a dry run that signs but uploads nothing).
+// Publish runs goreleaser in release mode for the tag at HEAD: it builds every binary with
+// the pinned toolchain and the exact flags of the release build, packages, signs
+// checksums.txt with the stock cosign CLI (`go tool -modfile=lock/tools.mod cosign
+// sign-blob`, COSIGN_KEY and COSIGN_PASSWORD: the format package packages writes; the pinned
+// go is first on PATH because goreleaser does not template the signing command), writes
+// goreleaser's changelog and uploads to the GitHub release (GITHUB_TOKEN). c.Out receives
+// goreleaser's dist. goreleaser builds and uploads in one command, so the binaries are
+// compared with c.BinDir (if set; CompareBinaries) only after the upload; one differing byte
+// is still an error, and fails the CI job. skip is passed to goreleaser's --skip (e.g.
+// "publish", "announce" for a dry run that signs but uploads nothing). goreleaser runs with
+// --parallelism 1, so that its archives list the binaries in the config's order.
 func Publish(ctx context.Context, c Config, skip ...string) error {
 	if err := c.check(); err != nil {
 		return err

@@ -10,8 +10,9 @@ import (
 
 // Changelog returns CHANGELOG.md for version from the git repository at dir: the commits
 // since the last tag before HEAD (all commits if there is none, as in a shallow or one-commit
-// clone), newest first, one line each with a 12-character hash and the subject. env is the
-// whole environment git runs with.
+// clone), newest first, one line each with a 12-character hash (so that the text does not
+// depend on the clone's abbreviation length) and the subject. env is the whole environment
+// git runs with.
 func Changelog(ctx context.Context, dir, version string, env []string) ([]byte, error) {
 	git := func(args ...string) (string, error) {
 		cmd := exec.CommandContext(ctx, "git", args...)

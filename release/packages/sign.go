@@ -11,7 +11,10 @@ import (
 )
 
 // SignBlob signs data as `cosign sign-blob --key` does: the signer's signature of the
-// SHA-256 digest of data (for ECDSA, ASN.1 DER), base64 encoded, without a newline.
+// SHA-256 digest of data (for ECDSA, ASN.1 DER), base64 encoded, without a newline; `cosign
+// verify-blob --key cosign.pub --signature checksums.txt.sig --insecure-ignore-tlog
+// checksums.txt` checks it. ECDSA signatures are randomized, so the signature, unlike
+// checksums.txt, differs from run to run.
 func SignBlob(signer crypto.Signer, data []byte) ([]byte, error) {
 	digest := sha256.Sum256(data)
 	sig, err := signer.Sign(rand.Reader, digest[:], crypto.SHA256)

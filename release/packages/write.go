@@ -54,9 +54,35 @@ type Artifact struct {
 	SHA256 string
 }
 
-// Write makes the archives and packages, checksums.txt, its signature, the public key and
-// CHANGELOG.md, in a temporary sibling of c.Out renamed into place when all are written,
-// and returns the artifacts of checksums.txt.
+// Write makes, in a temporary sibling of c.Out renamed into place when all are written:
+//
+//   - cairn_<version>_<platform>.tar.gz per platform (Platforms: linux/amd64, linux/arm/v7)
+//     with LICENSE, README.md (if there is one) and c.Binaries;
+//   - a .deb per Debian architecture (amd64, armhf) that installs the all-in-one
+//     /usr/bin/cairn with a systemd unit;
+//   - checksums.txt over them, its signature checksums.txt.sig (SignBlob, c.Signer), the
+//     public key cosign.pub, and CHANGELOG.md (Changelog).
+//
+// It returns the artifacts of checksums.txt. <version> is PackageVersion's.
+//
+// The files are byte for byte those goreleaser v2.14 (tar.gz) and its nfpm v2.45 (.deb) make
+// from .goreleaser.yaml, which CI publishes a tag with (release/goreleaser), so what is
+// published is what the release wrote; test/packages runs goreleaser's snapshot on a fixture
+// and compares. Writing them here keeps goreleaser, whose first build compiles about 1.7 GB
+// of modules, off a release's path. A change to the archives or packages goes into both
+// .goreleaser.yaml and spec.go.
+//
+// Reproducible: every mtime is c.Epoch; owners are root:root (uid and gid 0); modes are
+// fixed; gzip headers carry no name and no time; entries are in a fixed order (archives:
+// LICENSE, README.md, then c.Binaries in order; packages: sorted, every parent directory its
+// own entry). Two runs give the same checksums.txt. Each file's SHA-256 is computed as it is
+// written; a binary that changes while it is read is an error.
+//
+// The .deb depends on adduser. postinst creates the cairn system user and /var/lib/cairn
+// (0750 cairn:cairn), enables and starts cairn.service on first install and try-restarts it
+// on upgrade. The data directory is not in the package's file list, so upgrades and remove
+// keep it; purge deletes it and keeps the user, as Debian recommends. /etc/default/cairn is
+// a conffile. The package's version is DebVersion(PackageVersion(version)).
 func Write(ctx context.Context, c Config) ([]Artifact, error) {
 	if c.ModuleDir == "" || c.BinDir == "" || len(c.Binaries) == 0 || c.Version == "" || c.Epoch.IsZero() || c.Out == "" || c.Signer == nil {
 		return nil, errors.New("packages: Config needs ModuleDir, BinDir, Binaries, Version, Epoch, Out and Signer")

@@ -97,7 +97,7 @@ func Verify(ctx context.Context) error { return cairnRelease(ctx, "verify") }
 // cairnRelease runs `<pinned go> run ./release/cmd/cairn-release -goroot <pinned> args...` in
 // the module root (mage's working directory). The pipeline runs in its own process, compiled
 // by the pinned toolchain, so its output does not depend on the Go that compiled mage (see
-// package release). The child inherits the environment (it is the edge that reads
+// command cairn-release). The child inherits the environment (it is the edge that reads
 // SOURCE_DATE_EPOCH, CAIRN_REQUIRE_CLEAN, COSIGN_*), minus the variables that would change how
 // the assembler itself is compiled, which are set explicitly.
 func cairnRelease(ctx context.Context, args ...string) error {

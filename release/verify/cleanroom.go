@@ -21,7 +21,9 @@ type Rebuild func(ctx context.Context, moduleDir, dist string, rec *record.Relea
 
 // CleanRoom copies the module at moduleDir to work/src (its input files, source.Files:
 // without dist/, .git and the local key store), rebuilds the release recorded in
-// dist/release.json there into work/dist, and compares the two with Compare.
+// dist/release.json there into work/dist, and compares the two with Compare. Run's rebuild
+// is SelfRebuild's: a fresh HOME and GOCACHE, another time zone and locale, and Noise, so
+// that nothing of the host's setup can reach the build unnoticed.
 func CleanRoom(ctx context.Context, moduleDir, dist, work string, rebuild Rebuild) (*record.Report, error) {
 	rec, err := record.Load(filepath.Join(dist, record.File))
 	if err != nil {
@@ -80,10 +82,12 @@ var Noise = []string{
 }
 
 // SelfRebuild is the clean room's Rebuild by cairn-release itself: Exe (the running
-// cairn-release) run again with -mode images on the copy of the module, in Work, with a fresh
-// GOCACHE and HOME, umask 077, Noise in the environment, no cache and no lock check (the
-// tree is the one just checked). The module cache is shared with the host: its contents are
-// checked against go.sum, and a fresh one would need the network.
+// cairn-release) run again with -mode images on the copy of the module, in Work, with the
+// recorded version, commit, epoch, dirtiness and services, a fresh GOCACHE and HOME, umask
+// 077, no cache (-cache none) and no lock check (the tree is the one just checked). Its
+// environment is HOME, GOCACHE, PATH, GOMODCACHE, GOPROXY=off and Noise, nothing else of the
+// host's. The module cache is shared with the host: its contents are checked against go.sum,
+// and a fresh one would need the network.
 type SelfRebuild struct {
 	Exe, Work, GOROOT, ModuleDir string
 	// LockFile is the lock of ModuleDir, or "none" for a fixture module.

@@ -27,9 +27,10 @@ import (
 // dist/cosign and dist/attestations after the comparison (Evidence).
 var Compared = []string{"bin", "oci", "archives", record.File}
 
-// Compare compares the reference dist want with the rebuilt dist got and names every
-// difference: per image and platform the manifest, config and layers (a differing layer is
-// opened and the differing files inside it named), then every compared file by path.
+// Compare compares the reference dist want with the rebuilt dist got, bit for bit, and names
+// every difference: per image and platform the manifest, config and layers (a differing
+// layer is opened and the differing files inside it named), then every Compared file by
+// path. Nothing is tolerated: one differing byte fails.
 func Compare(want, got string) (*record.Report, error) {
 	wr, err := record.Load(filepath.Join(want, record.File))
 	if err != nil {

@@ -84,8 +84,20 @@ func PublicKey(getenv func(string) string, moduleDir string) (*ecdsa.PublicKey, 
 }
 
 // Evidence checks the evidence beside the images of the release rec in dist and returns one
-// record.Check per property, named "cosign/<svc> ..." and "attestations/<svc>/...", in a
-// fixed order (images in record order). key is only needed when dist/cosign exists.
+// record.Check per property, named "cosign/<svc> ...", "bundles/<svc> ..." and
+// "attestations/<svc>/...", in a fixed order (images in record order). key is only needed
+// when dist/cosign exists.
+//
+// The signatures are randomised ECDSA, so a rebuild cannot reproduce them: each
+// dist/cosign/<svc> is audited in-process with audit.Audit and key (the signatures, SBOMs
+// and provenance of the index and of each platform manifest; the layers and binaries against
+// those documents), and audited again from the Sigstore bundles of dist/bundles/<svc> where
+// the release has them. The signed index must be the one in
+// release.json and in dist/oci; every file of dist/attestations/<svc> must be exactly the
+// indented JSON of an attestation payload of the signed layout, and every payload must have
+// its file; a directory of dist/cosign that is not an image of rec fails. An unsigned dist/
+// (no dist/cosign: -mode build or images) gives one skipped check, unless dist/attestations
+// exists without it.
 func Evidence(ctx context.Context, dist string, rec *record.Release, key Key) []record.Check {
 	var out []record.Check
 	add := func(name string, err error) {

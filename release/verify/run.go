@@ -29,9 +29,11 @@ type Options struct {
 }
 
 // Run is `cairn-release verify`: check that the tree is still the recorded commit, rebuild
-// in a clean room and compare (CleanRoom), audit the evidence beside the images (Evidence),
-// write the JSON report and, with a VSA key, the verdicts. The report is returned whether
-// it passes or not; the error is for what kept the verification from running.
+// in a clean room and compare (CleanRoom), audit the evidence beside the images (Evidence)
+// with the release's public key (PublicKey), write the JSON report and, with a VSA key, a
+// signed rebuild verdict (package vsa) for each image rebuilt bit for bit. The report
+// (record.Report: PASS, FAIL and SKIP lines as text, and JSON) is returned whether it passes
+// or not; the error is for what kept the verification from running.
 func Run(ctx context.Context, o Options) (*record.Report, error) {
 	// The clean room copies the tree as it is now: it must still be the recorded commit.
 	if rec, err := record.Load(filepath.Join(o.DistDir, record.File)); err == nil {

@@ -1,27 +1,61 @@
 // Command cairn-audit verifies a Cairn image and traces it back to its sources, without mage:
+// it checks the image's signatures and attestations with the release's public key, compares
+// them with the Go build information of its binaries and, with --rebuild, rebuilds the
+// provenance's commit and compares the index digest (package audit; audit.Audit lists the
+// checks).
 //
-//	cairn-audit --key cosign.pub [--verifier-key verifier.pub] [--json] [--rebuild [--repo DIR] [--vsa-key K]] [--insecure] REF
+// Usage:
+//
+//	cairn-audit --key cosign.pub [--json] [--bundles DIR] [--verifier-key verifier.pub]
+//	            [--rebuild [--repo DIR] [--vsa-key verifier.key [--vsa-out DIR]]]
+//	            [--insecure] REF
 //
 // REF is a registry reference by tag or digest (ghcr.io/cairn-iot/things:v1.2.3,
 // ...@sha256:...), or an OCI layout: oci:DIR, oci:DIR:NAME or a directory holding one
-// (dist/cosign/things). --key defaults to $COSIGN_PUBLIC_KEY. Registry credentials come from
-// the Docker config and its credential helpers.
+// (dist/cosign/things).
 //
-// It checks the signature and the SBOM and provenance attestations of the index and of each
-// platform image against the key and the image's digest, opens each platform's layers and
-// compares the Go build information of the binaries with the SBOM and the provenance, and
-// with --rebuild checks out the provenance's commit in a temporary worktree of --repo
-// (default .), rebuilds it and compares the index digest (see package audit for the exact
-// checks). It prints the commit, toolchain and modules and PASS or FAIL per check, as text
-// or with --json as JSON. With --vsa-key, a passing rebuild is written down as a signed rebuild
-// verdict (SLSA VSA v1, package vsa) in --vsa-out, which `push` attaches; --verifier-key
-// requires such a verdict on the image and shows it. The evidence is read from the Sigstore
-// bundles (OCI 1.1 referrers) when a registry has them, else from cosign's legacy tags; for
-// an OCI layout, from the legacy tags, or from the bundle files of --bundles; the report says
-// which.
+// Flags (one dash or two):
 //
-// Exit status: 0 when every check passes, 1 when one fails (its reason is printed), 2 on
-// usage errors.
+//	--key file           the release's cosign public key (default $COSIGN_PUBLIC_KEY; required)
+//	--json               print the report as JSON instead of text
+//	--bundles dir        for an OCI layout: read the Sigstore bundles of this directory
+//	                     (dist/bundles/<svc>) instead of the layout's legacy tags
+//	--verifier-key file  require a rebuild verdict (SLSA VSA v1, package vsa) on the index,
+//	                     signed by this verifier's public key, and show it
+//	--rebuild            check out the provenance's commit in a temporary git worktree of
+//	                     --repo, rebuild it (`go run ./release/cmd/cairn-release -mode images`
+//	                     with the Go version that commit's lock pins, audit.GitRebuilder) and
+//	                     compare the index digest
+//	--repo dir           the git repository to rebuild from (default .)
+//	--vsa-key file       with --rebuild: when the rebuild matches, sign a rebuild verdict with
+//	                     this cosign private key (default $CAIRN_VSA_KEY), which `push` attaches
+//	--vsa-out dir        the verdict's directory: <svc>.intoto.json and <svc>.sigstore.json
+//	                     (default .)
+//	--insecure           allow a plain-HTTP registry
+//
+// The evidence is read from the Sigstore bundles (OCI 1.1 referrers) when a registry has
+// them, else from cosign's legacy tags; for an OCI layout, from the legacy tags, or from the
+// bundle files of --bundles; the report says which.
+//
+// Environment: COSIGN_PUBLIC_KEY and CAIRN_VSA_KEY (the defaults above), CAIRN_VSA_PASSWORD
+// (the password of --vsa-key). Registry credentials come from go-containerregistry's default
+// keychain: the Docker config (~/.docker/config.json, else $DOCKER_CONFIG/config.json) and its
+// credential helpers, else podman's auth file ($REGISTRY_AUTH_FILE, containers/auth.json).
+// --rebuild runs git
+// and the go on PATH with this environment, less the variables that change how a program is
+// compiled (build.AssemblerEnv), and GOTOOLCHAIN set to the commit's pinned Go, which the go
+// command downloads if it must.
+//
+// Output: the report on standard output: the image, digest, commit, version, toolchain, where
+// the evidence came from and the modules, then PASS or FAIL per check and a summary line (or
+// all of it as JSON with --json). Errors, the rebuild's output and the names of the verdict
+// files go to standard error. --rebuild works in a temporary directory and a temporary
+// worktree of --repo, both removed after; --vsa-key writes the two verdict files into
+// --vsa-out.
+//
+// Exit status: 0 when every check passes, 1 when one fails (its reason is printed) or the
+// verdict cannot be written, 2 on usage errors (no REF, no key, --vsa-key without --rebuild,
+// an unreadable key, a malformed reference).
 package main
 
 import (

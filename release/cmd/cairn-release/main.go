@@ -1,54 +1,94 @@
-// Command cairn-release is the release pipeline's entry point: `go tool mage release` (and
-// build, images, verify) run it as `<pinned go> run ./release/cmd/cairn-release`, so the
-// assembler itself is compiled by the pinned toolchain whatever Go the host has, and nix runs
-// the same command offline. It is the edge: it reads the environment and git once and passes
-// values down to package release.
+// Command cairn-release is the release pipeline's entry point: it builds Cairn's services,
+// assembles their images, signs and packages them into dist/ (package release), and checks a
+// dist/ against its sources (package release/verify). It is the edge: it reads the
+// environment and git once and passes values down.
+//
+// `go tool mage release` (and build, images, verify) run it as `<pinned go> run
+// ./release/cmd/cairn-release -goroot <pinned>`, not inside the mage process: mage is
+// compiled by whatever Go the host has, and the assembler's output depends on the code linked
+// into it (encoding/json, archive/tar, the gzip compressor). Compiled by the pinned toolchain,
+// "two releases of one commit are identical whatever Go version the host has" holds for the
+// images as well as the binaries. go run caches the linked executable (Go 1.24+), so this
+// costs nothing on a rerun; nix runs the same command offline (nix/build.sh).
 //
 // Usage:
 //
-//	cairn-release [flags]          build, assemble and (with -mode release) sign into dist/
-//	cairn-release verify [flags]   rebuild dist/ in a clean room and compare bit for bit,
-//	                               then audit dist/cosign and dist/attestations with the
-//	                               release's public key (COSIGN_PUBLIC_KEY, else the public
-//	                               half of COSIGN_KEY, else <C>/.cairn/keys/cosign.pub; see
-//	                               package release/verify); unsigned: "SKIP cosign"
+//	cairn-release [flags]          build, assemble and (with -mode release) sign and package
+//	                               into dist/ (release.Run)
+//	cairn-release verify [flags]   rebuild dist/ in a clean room and compare bit for bit, then
+//	                               audit the evidence beside the images (verify.Run)
 //
 // Flags (both):
 //
 //	-C dir            module to release (default .)
 //	-dist dir         output directory (default <C>/dist)
-//	-goroot dir       pinned toolchain root (default: lock.Toolchain, the go1.26.8 of the lock);
-//	                  given, it must be what lock.Toolchain returned (its VERSION is checked,
-//	                  its tree is not re-hashed by the release's lock check)
-//	-lock file        lock file (default <C>/lock/lock.json; "none" for a fixture module)
+//	-goroot dir       pinned toolchain root (default: lock.Toolchain, the go1.26.8 of the lock,
+//	                  fetched and checked on first use); given, its VERSION must be the lock's,
+//	                  and the release's lock check does not hash its tree a second time
+//	-lock file        lock file (default <C>/lock/lock.json); "none" for a fixture module:
+//	                  then -goroot is required, the compressor is images.DefaultCompressor and
+//	                  there is no lock check
 //
 // Flags (release):
 //
-//	-mode m           build | images | release (default release)
-//	-version v, -commit c, -epoch n, -dirty
-//	                  the sources' identity; default from git (describe --tags --always
-//	                  --dirty, HEAD) and SOURCE_DATE_EPOCH or HEAD's commit time
-//	-require-clean    refuse a dirty tree (also CAIRN_REQUIRE_CLEAN=1)
-//	-services file    JSON list of record.Service (default: record.Services)
+//	-mode m           build | images | release (default release): release.ModeBuild writes
+//	                  dist/bin and release.json, ModeImages adds the images and archives,
+//	                  ModeRelease adds the lock check first and the steps (signing,
+//	                  attestations, archives and packages; see steps.go)
+//	-version v, -commit c, -epoch n
+//	                  the sources' identity, all three or none; by default from git (`describe
+//	                  --tags --always --dirty --abbrev=12`, HEAD) and SOURCE_DATE_EPOCH, else
+//	                  HEAD's commit time (package source). -epoch alone overrides the epoch
+//	-dirty            with -version and -commit: record the tree as dirty
+//	-require-clean    refuse a dirty tree (default true if CAIRN_REQUIRE_CLEAN=1)
+//	-services file    JSON list of record.Service, {name, package, ports, data_dirs}
+//	                  (default: record.Services)
 //	-cache dir        layer and binary cache: <dir>/layers, <dir>/bin (default <user
 //	                  cache>/cairn; "none" disables; verify's rebuild always uses none)
-//	-tool-cache dir   the modules' nix hash by go.mod and go.sum (<dir>/nixhash): derived
-//	                  from pinned inputs only, like the module cache (default <user
-//	                  cache>/cairn; "none": the lock check computes it every time)
+//	-tool-cache dir   the modules' nix hash by go.mod and go.sum (<dir>/nixhash), for the lock
+//	                  check: derived from pinned inputs only, like the module cache (default
+//	                  <user cache>/cairn; "none": the lock check computes it every time)
 //	-no-lock-check    skip lock.Check in -mode release
-//	-force            release even when dist/ is up to date (also CAIRN_FORCE=1): without
-//	                  it, a dist/ whose inputs.json names the same inputs digest and whose
-//	                  files all still hash as recorded is left as it is (release.UpToDate)
+//	-force            release even when dist/ is up to date (default true if CAIRN_FORCE=1):
+//	                  without it, a dist/ whose inputs.json names the same inputs digest and
+//	                  whose files all still hash as recorded is left as it is (release.UpToDate)
 //
 // Flags (verify):
 //
 //	-json file        also write the report as JSON (default <dist>.verify.json)
-//	-vsa-key file     sign a rebuild verdict (SLSA VSA v1, package vsa) per image rebuilt bit
-//	                  for bit with this cosign key (also CAIRN_VSA_KEY; its password in
-//	                  CAIRN_VSA_PASSWORD) into -vsa-out (default <dist>.vsa/<svc>.intoto.json)
-//	-verifier-id uri  the verdicts' verifier id
+//	-vsa-key file     sign a rebuild verdict (SLSA VSA v1, package vsa) for each image rebuilt
+//	                  bit for bit with this cosign private key (default $CAIRN_VSA_KEY); a
+//	                  dirty release gets none
+//	-vsa-out dir      where the verdicts go: <svc>.intoto.json and <svc>.sigstore.json
+//	                  (default <dist>.vsa)
+//	-verifier-id uri  the verdicts' verifier id (default vsa.DefaultVerifierID,
+//	                  https://github.com/cairn-iot/cairn/release/cmd/cairn-release/verify)
 //
-// Exit status: 0 on success (verify: PASS), 1 on failure (verify: FAIL or error), 2 on usage.
+// Environment. The release reads SOURCE_DATE_EPOCH, CAIRN_REQUIRE_CLEAN and CAIRN_FORCE (see
+// the flags); in -mode release COSIGN_KEY and COSIGN_PASSWORD, the signing key (without
+// COSIGN_KEY, the development key pair in <C>/.cairn/keys, created on first use), whose file
+// is an input of the up-to-date check. git runs with the environment as it is (the
+// changelog's with PATH and HOME only); the go builds see only the passthrough list
+// build.Passthrough (PATH, HOME, GOCACHE, GOMODCACHE, the proxy and sum database variables).
+// The default caches are under os.UserCacheDir (on Linux XDG_CACHE_HOME, else HOME/.cache).
+// Without -goroot, lock.Toolchain fetches the pinned toolchain on first use with the go on
+// PATH (`go mod download`, with lock.Passthrough: the proxy and cache variables, GOPATH).
+// verify reads COSIGN_PUBLIC_KEY, else
+// COSIGN_KEY (with COSIGN_PASSWORD), else <C>/.cairn/keys/cosign.pub for the release's public
+// key (verify.PublicKey); CAIRN_VSA_KEY and CAIRN_VSA_PASSWORD for the verdicts; and PATH,
+// GOMODCACHE (else GOPATH/pkg/mod, else HOME/go/pkg/mod) for the clean room, which shares the
+// host's module cache and sees no other variable of the host (verify.SelfRebuild).
+//
+// Output. The release writes dist/ as release.Run describes, through a staging directory
+// dist.staging-* and the lock file .dist.lock beside it; the caches; and the pinned
+// toolchain, unpacked on first use into <user cache>/cairn/toolchain (lock.Toolchain).
+// Progress goes to standard error. verify rebuilds in a temporary directory (removed after),
+// prints the report on standard output (one PASS, FAIL or SKIP line per check, then PASS or
+// FAIL; a dist/ without dist/cosign gives "SKIP cosign"), and writes the JSON report and the
+// verdicts; the rebuild's output goes to standard error.
+//
+// Exit status: 0 on success (verify: PASS), 1 on failure (verify: FAIL, or an error that kept
+// it from running), 2 on a usage error.
 package main
 
 import (

@@ -1,21 +1,48 @@
-// Command cairn-bench measures the release pipeline and the platform and writes the report
-// (report.md and report.json). `go tool mage bench` runs it as `<pinned go> run
-// ./release/bench/cmd/cairn-bench`, so the image assembler it times is compiled by the
-// pinned toolchain, as in a release. See package bench for what is measured and how.
+// Command cairn-bench measures the release pipeline and the platform against their targets
+// and writes the report (report.md and report.json). `go tool mage bench` runs it as
+// `<pinned go> run ./release/bench/cmd/cairn-bench -goroot <pinned>`, so the image assembler
+// it times is compiled by the pinned toolchain, as in a release. See package bench for what
+// is measured and how.
 //
 // Usage:
 //
 //	cairn-bench [flags]
+//	cairn-bench assemble [flags]   (internal) time image assembly in this process
 //
-//	-C dir             module (a git work tree; default .)
+// Flags:
+//
+//	-C dir             module (a git work tree with a commit; default .); its lock is
+//	                   <C>/lock/lock.json
 //	-out dir           report directory (default <C>/dist/bench, which releases keep)
 //	-goroot dir        pinned toolchain root (default: lock.Toolchain)
 //	-only list         comma-separated parts: release,assemble,platform (default all)
-//	-http-messages n, -mqtt-messages n, -http-workers n, -mqtt-workers n, -window n,
-//	-size n, -cap d    the platform load (bounded by count and by time)
+//	-http-messages n   HTTP messages to publish (default 100000)
+//	-mqtt-messages n   MQTT messages to publish (default 300000)
+//	-http-workers n    keep-alive HTTP clients (default 32)
+//	-mqtt-workers n    MQTT connections (default 32)
+//	-window n          QoS 1 publishes in flight per MQTT connection (default 32)
+//	-size n            message size in bytes (default 100)
+//	-cap d             time cap of each publishing run (default 20s)
 //	-keep              keep the scratch directory
 //
-//	cairn-bench assemble -bin dir ...   (internal) time image assembly in this process
+// The assemble subcommand (-bin, -version, -commit, -epoch, -level, -compressor-module,
+// -compressor-version, -runs, -cpuprofile) is what the assembly part runs in a child
+// process; it prints its timings as JSON on standard output.
+//
+// Environment: SOURCE_DATE_EPOCH, if set, is the epoch (else HEAD's commit time). The
+// releases and builds it runs get the passthrough list build.Passthrough (PATH, HOME,
+// GOCACHE, GOMODCACHE, the proxy and sum database variables) with COSIGN_KEY and
+// COSIGN_PASSWORD; GOMODCACHE, if unset, is what `go env GOMODCACHE` says.
+//
+// Output: the report in -out, each file written to a temporary name and renamed, and the
+// Markdown again on standard output; progress on standard error. The parts work in a scratch
+// directory under $TMPDIR (cairn-bench-*, removed after unless -keep) and run the platform
+// on loopback only.
+//
+// Exit status: 0 when the report is written, whatever it says (a missed target is a MISS in
+// the report, a part that failed an ERROR); 1 on an error that keeps it from being written
+// (no lock, no commit, no toolchain, an unwritable -out), on a usage error, or when
+// interrupted.
 package main
 
 import (

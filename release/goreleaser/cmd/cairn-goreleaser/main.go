@@ -1,14 +1,36 @@
 // Command cairn-goreleaser publishes a tagged release's archives, Debian packages and signed
-// checksums to the GitHub release, with goreleaser in release mode (CI, on a tag):
+// checksums to the GitHub release, with goreleaser in release mode (CI, on a tag), through
+// package release/goreleaser (goreleaser.Publish).
+//
+// Usage:
 //
 //	go run ./release/goreleaser/cmd/cairn-goreleaser publish [-C dir] [-out dir] [-dry-run]
 //
-// It is the edge: it reads the lock (the pinned toolchain), git (version, commit and epoch, as
-// the release does; SOURCE_DATE_EPOCH if set) and the environment once, refuses a dirty tree,
-// and runs goreleaser through package release/goreleaser with an environment built from
-// nothing plus GITHUB_TOKEN, COSIGN_KEY and COSIGN_PASSWORD. goreleaser's output goes to -out
-// (default dist.publish, which must not exist); if dist/bin exists (`go tool mage release` ran
-// first), goreleaser's binaries must equal it byte for byte.
+// Flags:
+//
+//	-C dir      the module to publish (default .)
+//	-out dir    goreleaser's output directory, which must not exist (default <C>/dist.publish)
+//	-dry-run    build, package and sign, but upload nothing (goreleaser
+//	            --skip=publish,announce)
+//
+// It is the edge: it reads the lock (the pinned toolchain, fetched by lock.Toolchain on first
+// use), git (version, commit and epoch, as the release does, package source) and the
+// environment once, refuses a dirty tree, and runs goreleaser with an environment built from
+// nothing (goreleaser.Env). If <C>/dist/bin exists (`go tool mage release` ran first),
+// goreleaser's binaries must equal it byte for byte.
+//
+// Environment: SOURCE_DATE_EPOCH, if set, is the epoch (else HEAD's commit time). goreleaser
+// and its builds see only goreleaser.Passthrough (PATH, HOME, GOCACHE, GOMODCACHE, the proxy
+// and sum database variables) and GITHUB_TOKEN, COSIGN_KEY and COSIGN_PASSWORD
+// (goreleaser.PublishPassthrough: the upload and the stock cosign CLI's signing key).
+//
+// Output: goreleaser's dist in -out (binaries, archives, packages, checksums.txt and its
+// signature, artifacts.json) and, unless -dry-run, the GitHub release of the tag.
+// goreleaser's own output is shown only when it fails (its last 4000 bytes, on standard
+// error).
+//
+// Exit status: 0 on success, 1 on any error (usage included: a first argument other than
+// publish, an unknown flag).
 //
 // A release does not run goreleaser: `go tool mage release` writes the same archives and
 // packages into dist/packages (release/packages).
