@@ -1,9 +1,13 @@
 package loadgen
 
 import (
+	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"net"
+	"net/url"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -64,7 +68,7 @@ func (p *Platform) MQTT(ctx context.Context, l Load) LoadResult {
 // window calls publish until it returns false, keeping up to size of its tokens
 // outstanding, and returns the latencies of those that completed without error (the
 // others are failures in rec). Tokens are awaited in the order of their publishes, the order
-// in which a broker acknowledges them (MQTT 4.6).
+// in which a broker acknowledges them (MQTT 4.6), each at most ackWait.
 func window(publish func() (paho.Token, bool), size int, rec *recorder) []time.Duration {
 	type inflight struct {
 		tok paho.Token
@@ -75,10 +79,24 @@ func window(publish func() (paho.Token, bool), size int, rec *recorder) []time.D
 	done := make(chan []time.Duration)
 	go func() {
 		var lat []time.Duration
+		timer := time.NewTimer(ackWait) // one timer, reset only for tokens not yet done
+		defer timer.Stop()
 		for f := range pending {
-			if err := wait(f.tok, ackWait); err != nil {
-				rec.fail(fmt.Errorf("MQTT publish not acknowledged: %w", err))
-			} else {
+			select {
+			case <-f.tok.Done():
+			default:
+				timer.Reset(ackWait)
+				select {
+				case <-f.tok.Done():
+				case <-timer.C:
+				}
+			}
+			switch {
+			case !isDone(f.tok):
+				rec.fail(fmt.Errorf("MQTT publish not acknowledged within %s: %w", ackWait, errTimeout))
+			case f.tok.Error() != nil:
+				rec.fail(fmt.Errorf("MQTT publish not acknowledged: %w", f.tok.Error()))
+			default:
 				lat = append(lat, time.Since(f.t0))
 			}
 			<-slots
@@ -98,15 +116,19 @@ func window(publish func() (paho.Token, bool), size int, rec *recorder) []time.D
 	return <-done
 }
 
+func isDone(tok paho.Token) bool {
+	select {
+	case <-tok.Done():
+		return true
+	default:
+		return false
+	}
+}
+
 var errTimeout = errors.New("timed out")
 
 // wait waits at most d for tok, and returns its error or errTimeout.
 func wait(tok paho.Token, d time.Duration) error {
-	select {
-	case <-tok.Done():
-		return tok.Error()
-	default:
-	}
 	if !tok.WaitTimeout(d) {
 		return fmt.Errorf("no answer within %s: %w", d, errTimeout)
 	}
@@ -116,15 +138,50 @@ func wait(tok paho.Token, d time.Duration) error {
 // mqttOptions are the options of one load connection as the thing, to p's MQTT (or, with
 // TLS, MQTTS) listener, tuned for a generator that shares the cores with the broker: no
 // ordering of incoming messages (there are none), a memory store, no reconnection, no write
-// deadlines.
+// deadlines, and reads buffered (see dialMQTT).
 func (p *Platform) mqttOptions(clientID string) *paho.ClientOptions {
 	scheme := "tcp://"
 	if p.TLS != nil {
 		scheme = "ssl://"
 	}
-	return paho.NewClientOptions().AddBroker(scheme + p.MQTTAddr).SetTLSConfig(p.TLS).
+	return paho.NewClientOptions().AddBroker(scheme + p.MQTTAddr).SetCustomOpenConnectionFn(p.dialMQTT).
 		SetClientID(clientID).SetUsername(p.ThingID).SetPassword(p.ThingKey).
 		SetProtocolVersion(4).SetCleanSession(true).SetStore(paho.NewMemoryStore()).
 		SetOrderMatters(false).SetAutoReconnect(false).SetConnectRetry(false).
 		SetConnectTimeout(connectWait).SetKeepAlive(60 * time.Second)
+}
+
+// dialMQTT opens a load connection for paho: TCP to p.MQTTAddr, with TLS (p.TLS, the
+// handshake done) when p serves it, reads buffered. paho reads each packet from the
+// connection in pieces (its first byte, its length byte by byte, then the rest), a system
+// call each on a bare connection; through a bufio.Reader, the PUBACKs that arrived together
+// take one.
+func (p *Platform) dialMQTT(*url.URL, paho.ClientOptions) (net.Conn, error) {
+	c, err := net.DialTimeout("tcp", p.MQTTAddr, connectWait)
+	if err != nil || p.TLS == nil {
+		return bufferedConn(c, err)
+	}
+	tc := tls.Client(c, p.TLS)
+	ctx, cancel := context.WithTimeout(context.Background(), connectWait)
+	defer cancel()
+	if err := tc.HandshakeContext(ctx); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return bufferedConn(tc, nil)
+}
+
+// readBufConn is a connection whose reads go through a bufio.Reader.
+type readBufConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (c *readBufConn) Read(b []byte) (int, error) { return c.r.Read(b) }
+
+func bufferedConn(c net.Conn, err error) (net.Conn, error) {
+	if err != nil {
+		return nil, err
+	}
+	return &readBufConn{Conn: c, r: bufio.NewReaderSize(c, 4096)}, nil
 }
