@@ -18,10 +18,13 @@
 //     of the index over the binary alone compressed by the same compressor: under 4 KiB;
 //     and binary, layer and total beside those of the images before issue 17 (a pinned
 //     commit built by its own release command): a separate service's image at most half.
-//   - The platform (Platform): HTTP and MQTT publish throughput into the store and
+//   - The platform: HTTP and MQTT publish throughput into the store and
 //     publish-to-acknowledgement latency percentiles, on the all-in-one built from the tree,
 //     100-byte messages, loopback only, bounded in count and time: 20,000 HTTP or 100,000
-//     MQTT messages stored per second. Where a target is missed, a CPU profile of the
+//     MQTT messages stored per second; then the same with TLS and on a three-node cluster.
+//     The all-in-one is started and loaded by package platform/loadgen (net/http and paho
+//     clients); the command drives it, and this package only reports the results (Figure,
+//     Percentile, GoroutineSummary). Where a target is missed, a CPU profile of the
 //     all-in-one (a pprof listener added only to the bench's build, with go build -overlay)
 //     or of the assembler is taken and its top functions go into the report.
 //
@@ -33,5 +36,5 @@
 //
 // No test here asserts a time: the tests check the report's formatting and PASS/MISS logic
 // with fake numbers, and the measuring code on tiny inputs; the testing.B benchmarks time
-// image assembly.
+// image assembly. The load generator's tests are in platform/loadgen.
 package bench

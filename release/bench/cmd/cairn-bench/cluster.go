@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/cairn-iot/cairn/platform/loadgen"
 	"github.com/cairn-iot/cairn/release/bench"
 )
 
@@ -31,7 +32,7 @@ func (c *config) clusterPart(ctx context.Context, r *bench.Report, single map[st
 		return
 	}
 	logf("starting a three-node cluster")
-	nodes, err := bench.StartCluster(ctx, c.cairnBin(), filepath.Join(c.work, "cluster-data"), nil)
+	nodes, err := loadgen.StartCluster(ctx, c.cairnBin(), filepath.Join(c.work, "cluster-data"), nil)
 	if err != nil {
 		s.Add(errFigure("HTTP messages stored per second", "msg/s", nil, err))
 		return
@@ -54,7 +55,7 @@ func (c *config) tlsPart(ctx context.Context, r *bench.Report, single map[string
 		return
 	}
 	logf("starting the all-in-one with TLS")
-	p, err := bench.StartTLSPlatform(ctx, c.cairnBin(), filepath.Join(c.work, "tls-data"), filepath.Join(c.work, "tls-certs"), nil)
+	p, err := loadgen.StartTLSPlatform(ctx, c.cairnBin(), filepath.Join(c.work, "tls-data"), filepath.Join(c.work, "tls-certs"), nil)
 	if err != nil {
 		s.Add(errFigure("HTTPS messages stored per second", "msg/s", nil, err))
 		return
@@ -66,14 +67,14 @@ func (c *config) tlsPart(ctx context.Context, r *bench.Report, single map[string
 
 // compare runs the HTTP load on httpP and the MQTT load on mqttP and reports each
 // throughput, labelled with what, beside single's.
-func (c *config) compare(ctx context.Context, s *bench.Section, what string, single map[string]float64, httpP, mqttP *bench.Platform) {
+func (c *config) compare(ctx context.Context, s *bench.Section, what string, single map[string]float64, httpP, mqttP *loadgen.Platform) {
 	runs := []struct {
 		name string
-		load bench.Load
-		do   func(context.Context, bench.Load) bench.LoadResult
+		load loadgen.Load
+		do   func(context.Context, loadgen.Load) loadgen.LoadResult
 	}{
-		{"HTTP", bench.Load{Messages: c.httpN, Workers: c.httpW, Size: c.size, Cap: c.capDur, StoreWait: 30 * time.Second}, httpP.HTTP},
-		{"MQTT", bench.Load{Messages: c.mqttN, Workers: c.mqttW, Window: c.window, Size: c.size, Cap: c.capDur, StoreWait: 30 * time.Second}, mqttP.MQTT},
+		{"HTTP", loadgen.Load{Messages: c.httpN, Workers: c.httpW, Size: c.size, Cap: c.capDur, StoreWait: 30 * time.Second}, httpP.HTTP},
+		{"MQTT", loadgen.Load{Messages: c.mqttN, Workers: c.mqttW, Window: c.window, Size: c.size, Cap: c.capDur, StoreWait: 30 * time.Second}, mqttP.MQTT},
 	}
 	for _, pr := range runs {
 		logf("%s load, %s", pr.name, what)

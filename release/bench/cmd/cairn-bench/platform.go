@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cairn-iot/cairn/platform/loadgen"
 	"github.com/cairn-iot/cairn/release/bench"
 	"github.com/cairn-iot/cairn/release/build"
 )
@@ -39,25 +40,25 @@ func (c *config) platformPart(ctx context.Context, r *bench.Report) map[string]f
 		s.Add(errFigure("HTTP messages stored per second", "msg/s", httpTarget, fmt.Errorf("building cairn: %w\n%s", err, out)))
 		return nil
 	}
-	pprofAddr, _ := bench.FreeAddr()
-	p, err := bench.StartPlatform(ctx, bin, filepath.Join(c.work, "cairn-data"), []string{"CAIRN_BENCH_PPROF=" + pprofAddr})
+	pprofAddr, _ := loadgen.FreeAddr()
+	p, err := loadgen.StartPlatform(ctx, bin, filepath.Join(c.work, "cairn-data"), []string{"CAIRN_BENCH_PPROF=" + pprofAddr})
 	if err != nil {
 		s.Add(errFigure("HTTP messages stored per second", "msg/s", httpTarget, err))
 		return nil
 	}
 	defer p.Stop()
-	s.Notef("The all-in-one built from the tree (plus a bench-only pprof listener), on loopback, a fresh data directory; %d-byte JSON messages; one thing publishing to one channel per protocol. HTTP: %d keep-alive connections, one request (= one message, no batching) in flight on each, from a minimal HTTP/1.1 client (net/http's client costs more CPU than the server; both share the cores); MQTT: %d connections (MQTT 3.1.1), QoS 1, up to %d publishes in flight each, one PUBLISH (= one message) per write, from a minimal MQTT client (paho's cost more CPU than the broker). Each run is bounded: %d HTTP / %d MQTT messages or %s. Throughput = acknowledged messages / time from the first publish until the store (GET /channels/{id}/messages total) holds them all. Latency = publish to acknowledgement (HTTP 202, MQTT PUBACK).",
+	s.Notef("The all-in-one built from the tree (plus a bench-only pprof listener), on loopback, a fresh data directory; %d-byte JSON messages; one thing publishing to one channel per protocol. The load generator (package platform/loadgen) runs in the bench's process and shares the cores with the all-in-one. HTTP: net/http's client, %d keep-alive HTTP/1.1 connections, one request (= one message, no batching) in flight on each; MQTT: paho (eclipse/paho.mqtt.golang), %d connections (MQTT 3.1.1, clean sessions, memory store, no reconnection, reads buffered), QoS 1, up to %d publishes (= one message, one write each) in flight per connection. Each run is bounded: %d HTTP / %d MQTT messages or %s. Throughput = acknowledged messages / time from the first publish until the store (GET /channels/{id}/messages total) holds them all. Latency = publish to acknowledgement (HTTP 202, MQTT PUBACK).",
 		c.size, c.httpW, c.mqttW, c.window, c.httpN, c.mqttN, c.capDur)
 
 	type protoRun struct {
 		name   string
 		target *bench.Target
-		load   bench.Load
-		do     func(context.Context, bench.Load) bench.LoadResult
+		load   loadgen.Load
+		do     func(context.Context, loadgen.Load) loadgen.LoadResult
 	}
 	runs := []protoRun{
-		{"HTTP", httpTarget, bench.Load{Messages: c.httpN, Workers: c.httpW, Size: c.size, Cap: c.capDur, StoreWait: 30 * time.Second}, p.HTTP},
-		{"MQTT", mqttTarget, bench.Load{Messages: c.mqttN, Workers: c.mqttW, Window: c.window, Size: c.size, Cap: c.capDur, StoreWait: 30 * time.Second}, p.MQTT},
+		{"HTTP", httpTarget, loadgen.Load{Messages: c.httpN, Workers: c.httpW, Size: c.size, Cap: c.capDur, StoreWait: 30 * time.Second}, p.HTTP},
+		{"MQTT", mqttTarget, loadgen.Load{Messages: c.mqttN, Workers: c.mqttW, Window: c.window, Size: c.size, Cap: c.capDur, StoreWait: 30 * time.Second}, p.MQTT},
 	}
 	var best float64
 	var rows []map[string]any

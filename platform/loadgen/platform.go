@@ -1,11 +1,13 @@
-package bench
+package loadgen
 
 import (
 	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -35,6 +37,9 @@ type Platform struct {
 	done chan struct{}
 	logs *bytes.Buffer
 	mu   sync.Mutex
+
+	apiOnce sync.Once
+	apic    *http.Client // the API calls' client, see client
 }
 
 // FreeAddr returns a free 127.0.0.1 address.
@@ -200,6 +205,7 @@ func (p *Platform) Logs() string {
 
 // Stop stops cairn with SIGTERM (SIGKILL after 30 s).
 func (p *Platform) Stop() {
+	p.client().CloseIdleConnections()
 	p.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-p.done:
@@ -212,7 +218,7 @@ func (p *Platform) Stop() {
 // StartTLSPlatform is StartPlatform serving HTTPS and MQTTS only (plaintext MQTT off), with
 // a server certificate for 127.0.0.1 from a development CA written in certDir.
 func StartTLSPlatform(ctx context.Context, bin, dataDir, certDir string, env []string) (*Platform, error) {
-	ca, err := devca.New("Cairn bench CA")
+	ca, err := devca.New("Cairn loadgen CA")
 	if err != nil {
 		return nil, err
 	}
@@ -241,12 +247,28 @@ func StartTLSPlatform(ctx context.Context, bin, dataDir, certDir string, env []s
 	return p, nil
 }
 
-// client is the HTTP client of the API calls (not of the load, see rawConn).
+// client is the HTTP client of the API calls (setup, readiness, Stored), made once, with
+// p.TLS as it is then; the loads have their own.
 func (p *Platform) client() *http.Client {
-	if p.TLS == nil {
-		return http.DefaultClient
+	p.apiOnce.Do(func() { p.apic = &http.Client{Transport: transport(p.TLS, 2), Timeout: 30 * time.Second} })
+	return p.apic
+}
+
+// transport is a keep-alive HTTP/1.1 transport for up to conns connections to one host,
+// with TLS config tlsc when not nil (a TLSClientConfig without ForceAttemptHTTP2 keeps
+// net/http on HTTP/1.1: one request at a time on each connection, as a device sends).
+func transport(tlsc *tls.Config, conns int) *http.Transport {
+	return &http.Transport{
+		Proxy:                 nil,
+		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		TLSClientConfig:       tlsc,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ResponseHeaderTimeout: 30 * time.Second,
+		MaxIdleConns:          conns,
+		MaxIdleConnsPerHost:   conns,
+		IdleConnTimeout:       90 * time.Second,
+		DisableCompression:    true,
 	}
-	return &http.Client{Transport: &http.Transport{TLSClientConfig: p.TLS}}
 }
 
 // url is the URL of path on p's HTTP listener.
@@ -257,18 +279,78 @@ func (p *Platform) url(path string) string {
 	return "https://" + p.HTTPAddr + path
 }
 
-// dial connects to addr, with TLS when p serves it (the handshake done).
-func (p *Platform) dial(addr string) (net.Conn, error) {
-	c, err := net.DialTimeout("tcp", addr, 10*time.Second)
-	if err != nil || p.TLS == nil {
-		return c, err
-	}
-	tc := tls.Client(c, p.TLS)
-	tc.SetDeadline(time.Now().Add(10 * time.Second))
-	if err := tc.Handshake(); err != nil {
-		c.Close()
+// api does one JSON request and decodes a 2xx answer into v.
+func (p *Platform) api(want int, method, path, auth, body string, v any) (http.Header, error) {
+	req, err := http.NewRequest(method, p.url(path), strings.NewReader(body))
+	if err != nil {
 		return nil, err
 	}
-	tc.SetDeadline(time.Time{})
-	return tc, nil
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	resp, err := p.client().Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != want {
+		return nil, fmt.Errorf("%s %s = %d %s, want %d", method, path, resp.StatusCode, b, want)
+	}
+	if v != nil {
+		if err := json.Unmarshal(b, v); err != nil {
+			return nil, fmt.Errorf("decoding %s %s: %w", method, path, err)
+		}
+	}
+	return resp.Header, nil
+}
+
+// setup creates the user (and its token), the thing and one channel per protocol with the
+// thing connected to it.
+func (p *Platform) setup() error {
+	const user = `{"email":"bench@example.com","password":"a-long-secret"}`
+	if _, err := p.api(201, "POST", "/users", "", user, nil); err != nil {
+		return err
+	}
+	var tok struct{ Token string }
+	if _, err := p.api(201, "POST", "/tokens", "", user, &tok); err != nil {
+		return err
+	}
+	p.Bearer = "Bearer " + tok.Token
+	create := func(kind, name string) (id, key string, err error) {
+		h, err := p.api(201, "POST", "/"+kind, p.Bearer, `{"name":"`+name+`"}`, nil)
+		if err != nil {
+			return "", "", err
+		}
+		var v struct{ ID, Key string }
+		if _, err := p.api(200, "GET", h.Get("Location"), p.Bearer, "", &v); err != nil {
+			return "", "", err
+		}
+		return v.ID, v.Key, nil
+	}
+	var err error
+	if p.ThingID, p.ThingKey, err = create("things", "bench"); err != nil {
+		return err
+	}
+	for _, proto := range []string{"http", "mqtt"} {
+		id, _, err := create("channels", "bench-"+proto)
+		if err != nil {
+			return err
+		}
+		if _, err := p.api(200, "PUT", "/channels/"+id+"/things/"+p.ThingID, p.Bearer, "", nil); err != nil {
+			return err
+		}
+		p.Channels[proto] = id
+	}
+	return nil
+}
+
+// Stored returns how many messages the store holds for channel.
+func (p *Platform) Stored(channel string) (int, error) {
+	var pg struct{ Total int }
+	_, err := p.api(200, "GET", "/channels/"+channel+"/messages?limit=1", p.Bearer, "", &pg)
+	return pg.Total, err
 }
