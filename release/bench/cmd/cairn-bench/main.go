@@ -106,39 +106,12 @@ func logf(format string, args ...any) { fmt.Fprintf(os.Stderr, "bench: "+format+
 func run(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("cairn-bench", flag.ContinueOnError)
 	var c config
-	fs.StringVar(&c.dir, "C", ".", "module (a git work tree)")
-	fs.StringVar(&c.out, "out", "", "report directory (default <C>/dist/bench)")
-	fs.StringVar(&c.goroot, "goroot", "", "pinned toolchain root (default: from the lock)")
-	fs.StringVar(&c.only, "only", "", "comma-separated parts: release,assemble,platform (default all)")
-	fs.IntVar(&c.httpN, "http-messages", 100000, "HTTP messages to publish")
-	fs.IntVar(&c.mqttN, "mqtt-messages", 300000, "MQTT messages to publish")
-	fs.IntVar(&c.httpW, "http-workers", 32, "keep-alive HTTP clients")
-	fs.IntVar(&c.mqttW, "mqtt-workers", 32, "MQTT connections")
-	fs.IntVar(&c.window, "window", 32, "QoS 1 publishes in flight per MQTT connection")
-	fs.IntVar(&c.size, "size", 100, "message size in bytes")
-	fs.DurationVar(&c.capDur, "cap", 20*time.Second, "time cap of each publishing run")
-	fs.BoolVar(&c.keep, "keep", false, "keep the scratch directory")
+	c.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	var err error
-	if c.dir, err = filepath.Abs(c.dir); err != nil {
-		return err
-	}
-	if c.out == "" {
-		c.out = filepath.Join(c.dir, "dist", record.BenchDir)
-	}
-	l, err := lock.Load(filepath.Join(c.dir, filepath.FromSlash(lock.File)))
+	l, err := c.resolve(ctx)
 	if err != nil {
-		return err
-	}
-	c.compressor = images.Compressor{Module: l.Compressor.Module, Version: l.Compressor.Version, Level: l.Compressor.Level}
-	if c.goroot == "" {
-		if c.goroot, err = lock.Toolchain(ctx, l); err != nil {
-			return fmt.Errorf("getting the pinned toolchain %s: %w", l.Go.Version, err)
-		}
-	}
-	if err := c.identify(ctx); err != nil {
 		return err
 	}
 	if c.work, err = os.MkdirTemp("", "cairn-bench-"); err != nil {
@@ -163,6 +136,60 @@ func run(ctx context.Context, args []string) error {
 			r.Section(part.title)
 		}
 	}
+	c.parts(ctx, r)
+	r.Machine["load average at end"] = loadavg()
+	if err := r.Write(c.out); err != nil {
+		return err
+	}
+	os.Stdout.Write(r.Markdown())
+	n := r.Count()
+	logf("report written to %s/report.{md,json}: %d PASS, %d MISS, %d ERROR", c.out, n[bench.Pass], n[bench.Miss], n[bench.Error])
+	return ctx.Err()
+}
+
+func (c *config) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.dir, "C", ".", "module (a git work tree)")
+	fs.StringVar(&c.out, "out", "", "report directory (default <C>/dist/bench)")
+	fs.StringVar(&c.goroot, "goroot", "", "pinned toolchain root (default: from the lock)")
+	fs.StringVar(&c.only, "only", "", "comma-separated parts: release,assemble,platform (default all)")
+	fs.IntVar(&c.httpN, "http-messages", 100000, "HTTP messages to publish")
+	fs.IntVar(&c.mqttN, "mqtt-messages", 300000, "MQTT messages to publish")
+	fs.IntVar(&c.httpW, "http-workers", 32, "keep-alive HTTP clients")
+	fs.IntVar(&c.mqttW, "mqtt-workers", 32, "MQTT connections")
+	fs.IntVar(&c.window, "window", 32, "QoS 1 publishes in flight per MQTT connection")
+	fs.IntVar(&c.size, "size", 100, "message size in bytes")
+	fs.DurationVar(&c.capDur, "cap", 20*time.Second, "time cap of each publishing run")
+	fs.BoolVar(&c.keep, "keep", false, "keep the scratch directory")
+}
+
+// resolve makes the paths absolute, loads the lock, finds the pinned toolchain and the
+// commit's identity.
+func (c *config) resolve(ctx context.Context) (*lock.Lock, error) {
+	var err error
+	if c.dir, err = filepath.Abs(c.dir); err != nil {
+		return nil, err
+	}
+	if c.out == "" {
+		c.out = filepath.Join(c.dir, "dist", record.BenchDir)
+	}
+	l, err := lock.Load(filepath.Join(c.dir, filepath.FromSlash(lock.File)))
+	if err != nil {
+		return nil, err
+	}
+	c.compressor = images.Compressor{Module: l.Compressor.Module, Version: l.Compressor.Version, Level: l.Compressor.Level}
+	if c.goroot == "" {
+		if c.goroot, err = lock.Toolchain(ctx, l); err != nil {
+			return nil, fmt.Errorf("getting the pinned toolchain %s: %w", l.Go.Version, err)
+		}
+	}
+	if err := c.identify(ctx); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
+// parts runs the wanted parts of the bench.
+func (c *config) parts(ctx context.Context, r *bench.Report) {
 	// The platform goes first, on a quiet machine: the release part writes gigabytes and
 	// leaves the page cache and the disk busy for a while after it, which slowed the HTTP
 	// figures by a quarter when the platform part came last. Dirty pages are flushed first.
@@ -184,14 +211,6 @@ func run(ctx context.Context, args []string) error {
 	if c.want("assemble") && ctx.Err() == nil {
 		c.assemblePart(ctx, r, binDir)
 	}
-	r.Machine["load average at end"] = loadavg()
-	if err := r.Write(c.out); err != nil {
-		return err
-	}
-	os.Stdout.Write(r.Markdown())
-	n := r.Count()
-	logf("report written to %s/report.{md,json}: %d PASS, %d MISS, %d ERROR", c.out, n[bench.Pass], n[bench.Miss], n[bench.Error])
-	return ctx.Err()
 }
 
 // identify reads the commit, version and epoch of HEAD once.
