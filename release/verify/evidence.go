@@ -141,13 +141,7 @@ func Evidence(ctx context.Context, dist string, rec *record.Release, key Key) []
 			add(name+" audit", err)
 			continue
 		}
-		for _, c := range r.Checks {
-			var err error
-			if !c.Pass {
-				err = errors.New(c.Detail)
-			}
-			add(name+" "+c.Name, err)
-		}
+		out = append(out, prefixed(name, r.Checks)...)
 		// And the same evidence as Sigstore bundles, dist/bundles/<svc>, where the release has
 		// them (a release from before them has none).
 		if bdir := filepath.Join(dist, BundlesDir, im.Name); exists(bdir) {
@@ -156,18 +150,10 @@ func Evidence(ctx context.Context, dist string, rec *record.Release, key Key) []
 				add(BundlesDir+"/"+im.Name+" audit", err)
 				continue
 			}
-			for _, c := range br.Checks {
-				var err error
-				if !c.Pass {
-					err = errors.New(c.Detail)
-				}
-				add(BundlesDir+"/"+im.Name+" "+c.Name, err)
-			}
+			out = append(out, prefixed(BundlesDir+"/"+im.Name, br.Checks)...)
 		}
 		add(name+" index digest", indexDigest(r.Digest, im, ociLayout, ociErr))
-		for _, c := range attestationFiles(dist, dir, im.Name, key.K) {
-			out = append(out, c)
-		}
+		out = append(out, attestationFiles(dist, dir, im.Name, key.K)...)
 	}
 	entries, err := os.ReadDir(cosignRoot)
 	if err != nil {
@@ -177,6 +163,16 @@ func Evidence(ctx context.Context, dist string, rec *record.Release, key Key) []
 		if !known[e.Name()] {
 			add(CosignDir+"/"+e.Name(), fmt.Errorf("not an image of release.json (%d images); remove it or rerun `go tool mage release`", len(rec.Images)))
 		}
+	}
+	return out
+}
+
+// prefixed returns the audit's checks named below prefix.
+func prefixed(prefix string, checks []record.Check) []record.Check {
+	out := make([]record.Check, len(checks))
+	for i, c := range checks {
+		c.Name = prefix + " " + c.Name
+		out[i] = c
 	}
 	return out
 }
