@@ -87,7 +87,7 @@ type Options struct {
 	Cache images.Cache
 	// BinaryCache stores linked binaries between runs; nil links every time.
 	BinaryCache build.Cache
-	// Pass is the passthrough environment of the go builds (build.PassthroughEnv).
+	// Pass is the passthrough environment of the go builds (goenv.Pick).
 	Pass []string
 	// GoBuild replaces `go build` (tests); nil runs the toolchain.
 	GoBuild build.Runner

@@ -68,6 +68,7 @@ import (
 
 	"github.com/cairn-iot/cairn/images"
 	"github.com/cairn-iot/cairn/lock"
+	"github.com/cairn-iot/cairn/lock/goenv"
 	"github.com/cairn-iot/cairn/release"
 	"github.com/cairn-iot/cairn/release/build"
 	"github.com/cairn-iot/cairn/release/evidence"
@@ -172,7 +173,7 @@ func run(ctx context.Context, args []string) error {
 	if fs.NArg() > 0 {
 		return usageError{fmt.Errorf("unexpected arguments %q", fs.Args())}
 	}
-	o := release.Options{Log: os.Stderr, Pass: build.PassthroughEnv(os.LookupEnv), RequireClean: *requireClean, Force: *force}
+	o := release.Options{Log: os.Stderr, Pass: goenv.Pick(os.LookupEnv), RequireClean: *requireClean, Force: *force}
 	switch *mode {
 	case "build":
 		o.Mode = release.ModeBuild

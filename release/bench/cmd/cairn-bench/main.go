@@ -37,9 +37,9 @@ import (
 
 	"github.com/cairn-iot/cairn/images"
 	"github.com/cairn-iot/cairn/lock"
+	"github.com/cairn-iot/cairn/lock/goenv"
 	"github.com/cairn-iot/cairn/release"
 	"github.com/cairn-iot/cairn/release/bench"
-	"github.com/cairn-iot/cairn/release/build"
 )
 
 func main() {
@@ -222,7 +222,7 @@ func tail(s string, n int) string {
 
 // passEnv is the passthrough environment of the children, the signing key variables with it.
 func passEnv() []string {
-	env := build.PassthroughEnv(os.LookupEnv)
+	env := goenv.Pick(os.LookupEnv)
 	for _, k := range []string{"COSIGN_KEY", "COSIGN_PASSWORD"} {
 		if v, ok := os.LookupEnv(k); ok {
 			env = append(env, k+"="+v)

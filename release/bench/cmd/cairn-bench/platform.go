@@ -13,8 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cairn-iot/cairn/lock/goenv"
 	"github.com/cairn-iot/cairn/release/bench"
-	"github.com/cairn-iot/cairn/release/build"
 )
 
 // platformPart measures the all-in-one alone; it returns the messages stored per second
@@ -34,7 +34,7 @@ func (c *config) platformPart(ctx context.Context, r *bench.Report) map[string]f
 	logf("building the all-in-one from the tree")
 	cmd := exec.CommandContext(ctx, filepath.Join(c.goroot, "bin", "go"), "build", "-trimpath", "-overlay", ovFile, "-o", bin, "./platform/cmd/cairn")
 	cmd.Dir = c.dir
-	cmd.Env = append(build.PassthroughEnv(os.LookupEnv), "CGO_ENABLED=0", "GOTOOLCHAIN=local", "GOFLAGS=-mod=readonly", "GOWORK=off")
+	cmd.Env = goenv.Build(nil, goenv.Pick(os.LookupEnv)) // a release build's, for this host
 	if out, err := cmd.CombinedOutput(); err != nil {
 		s.Add(errFigure("HTTP messages stored per second", "msg/s", httpTarget, fmt.Errorf("building cairn: %w\n%s", err, out)))
 		return nil
