@@ -173,6 +173,7 @@ func run(ctx context.Context, args []string) error {
 	if fs.NArg() > 0 {
 		return usageError{fmt.Errorf("unexpected arguments %q", fs.Args())}
 	}
+	build.ReportEnvironment(os.Stderr, "cairn-release") // the tests compare it across rebuilders
 	o := release.Options{Log: os.Stderr, Pass: goenv.Pick(os.LookupEnv), RequireClean: *requireClean, Force: *force}
 	switch *mode {
 	case "build":
