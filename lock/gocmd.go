@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+
+	"github.com/cairn-iot/cairn/lock/goenv"
 )
 
 // Option configures Toolchain, Check and Update.
@@ -46,15 +48,8 @@ func WithoutToolModules() Option { return func(o *options) { o.skipToolModules =
 // unchanged go.mod and go.sum reads it instead of copying and hashing every module again.
 func WithNixHashCache(dir string) Option { return func(o *options) { o.nixHashCache = dir } }
 
-// Passthrough lists the variables the go commands run here inherit from the caller;
-// everything else is built from nothing (GOTOOLCHAIN=local, GOWORK=off, GOFLAGS set per call).
-var Passthrough = []string{
-	"GOCACHE", "GOINSECURE", "GOMODCACHE", "GONOSUMCHECK", "GONOSUMDB", "GOPATH", "GOPRIVATE",
-	"GOPROXY", "GOSUMDB", "HOME", "HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY", "PATH",
-}
-
-// WithEnv replaces the passthrough environment (by default the Passthrough variables of the
-// calling process) with kv, a list of "KEY=value". Tests use it for a private GOMODCACHE or GOPROXY.
+// WithEnv replaces the passthrough environment (by default the goenv.Passthrough variables
+// of the calling process) with kv, a list of "KEY=value". Tests use it for a private GOMODCACHE or GOPROXY.
 func WithEnv(kv ...string) Option {
 	return func(o *options) {
 		o.env = map[string]string{}
@@ -82,10 +77,9 @@ func newOptions(opts []Option) (*options, error) {
 	}
 	if o.env == nil {
 		o.env = map[string]string{}
-		for _, k := range Passthrough {
-			if v, ok := os.LookupEnv(k); ok {
-				o.env[k] = v
-			}
+		for _, kv := range goenv.Pick(os.LookupEnv) {
+			k, v, _ := strings.Cut(kv, "=")
+			o.env[k] = v
 		}
 	}
 	if o.cacheDir == "" {
@@ -98,9 +92,9 @@ func newOptions(opts []Option) (*options, error) {
 	return o, nil
 }
 
-// goCmd runs the go command on PATH in dir with an environment built from nothing: the
-// passthrough variables, GOTOOLCHAIN=local (the host go does the work, it never switches),
-// GOWORK=off and the given GOFLAGS. It returns stdout; on failure the error holds stderr.
+// goCmd runs the go command on PATH in dir with an environment built from nothing,
+// goenv.Tool of goflags and the passthrough variables: the host go does the work and never
+// switches. It returns stdout; on failure the error holds stderr.
 func (o *options) goCmd(ctx context.Context, dir, goflags string, args ...string) ([]byte, error) {
 	cmd := exec.CommandContext(ctx, "go", args...)
 	if p, ok := o.env["PATH"]; ok {
@@ -111,13 +105,7 @@ func (o *options) goCmd(ctx context.Context, dir, goflags string, args ...string
 		}
 	}
 	cmd.Dir = dir
-	env := []string{"GOTOOLCHAIN=local", "GOWORK=off", "GOFLAGS=" + goflags}
-	for _, k := range Passthrough {
-		if v, ok := o.env[k]; ok {
-			env = append(env, k+"="+v)
-		}
-	}
-	cmd.Env = env
+	cmd.Env = goenv.Tool(goflags, goenv.Pick(func(k string) (string, bool) { v, ok := o.env[k]; return v, ok }))
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {

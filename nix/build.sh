@@ -4,7 +4,10 @@
 set -eu
 export PATH="$GOROOT/bin:/usr/bin:/bin"
 export HOME="$TMPDIR/home" GOCACHE="$TMPDIR/go-build" GOMODCACHE="$TMPDIR/go-mod"
-export GOPROXY="file://$modules" GOSUMDB=off GOFLAGS=-mod=readonly GOTOOLCHAIN=local GOWORK=off GOENV=off CGO_ENABLED=0
+export GOPROXY="file://$modules" GOSUMDB=off
+# cairn-release is compiled and run in goenv.Assembler's environment, as mage runs it
+# (test/nix checks that this line says the same, and that both report the same build):
+export CGO_ENABLED=0 GOTOOLCHAIN=local GOFLAGS="-mod=readonly -trimpath" GOWORK=off GOENV=off GOEXPERIMENT= GODEBUG= GOFIPS140=
 mkdir -p "$HOME"
 cd "$src"
 go run ./release/cmd/cairn-release -C "$src" -dist "$TMPDIR/dist" -mode images -goroot "$GOROOT" \

@@ -62,7 +62,7 @@ type Options struct {
 	// compresses; verify's rebuild runs with neither, so a poisoned cache cannot pass
 	// verification.
 	BinaryCache build.Cache
-	// Pass is the passthrough environment of the go builds (build.PassthroughEnv).
+	// Pass is the passthrough environment of the go builds (goenv.Pick).
 	Pass []string
 	// GoBuild replaces `go build` (tests); nil runs the toolchain.
 	GoBuild build.Runner

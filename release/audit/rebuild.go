@@ -13,7 +13,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/cairn-iot/cairn/lock"
-	"github.com/cairn-iot/cairn/release/build"
+	"github.com/cairn-iot/cairn/lock/goenv"
 )
 
 // GitRebuilder rebuilds in a temporary git worktree of the repository at repoDir: it checks
@@ -72,7 +72,7 @@ func GitRebuilder(repoDir string, log io.Writer, extraArgs ...string) Rebuilder 
 			"-mode", "images", "-dist", dist, "-version", in.Version, "-commit", in.Commit, "-epoch", in.Epoch)
 		cmd.Args = append(cmd.Args, extraArgs...)
 		cmd.Dir = wt
-		cmd.Env = build.AssemblerEnv(os.Environ(), pinned.Go.Version)
+		cmd.Env = goenv.Assembler(os.Environ(), pinned.Go.Version)
 		cmd.Stdout, cmd.Stderr = log, log
 		if err := cmd.Run(); err != nil {
 			return v1.Hash{}, fmt.Errorf("rebuilding %s at %s: %w", in.Name, in.Commit, err)

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/cairn-iot/cairn/lock/goenv"
 	"github.com/cairn-iot/cairn/release/build"
 	"github.com/cairn-iot/cairn/release/record"
 )
@@ -30,7 +31,7 @@ type Pipeline struct {
 	// Version and Commit identify the release: Floor builds them in (source.Resolve of the
 	// copy, as the release resolves them).
 	Version, Commit string
-	// Pass is the passthrough environment (build.PassthroughEnv) plus COSIGN_* if set; GOCACHE
+	// Pass is the passthrough environment (goenv.Pick) plus COSIGN_* if set; GOCACHE
 	// in it is replaced.
 	Pass []string
 	// Log receives progress lines.
@@ -166,7 +167,7 @@ func (p *Pipeline) Build(ctx context.Context, gocache string) (time.Duration, *T
 func (p *Pipeline) cairnRelease(ctx context.Context, gocache string, args ...string) (time.Duration, *Timeline, error) {
 	args = append([]string{"run", "./release/cmd/cairn-release", "-goroot", p.GOROOT}, args...)
 	cmd := exec.CommandContext(ctx, filepath.Join(p.GOROOT, "bin", "go"), args...)
-	cmd.Env = build.AssemblerEnv(withCache(p.Pass, gocache), "local")
+	cmd.Env = goenv.Assembler(withCache(p.Pass, gocache), "local")
 	return p.timed(cmd)
 }
 

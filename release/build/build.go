@@ -2,13 +2,9 @@
 // toolchain's bin/go run directly, by package path, -trimpath, -buildvcs=false, stripped of
 // the symbol table and DWARF (-s -w: stack traces and pprof do not need them; the build
 // information that the SBOM, provenance and audit read stays), an empty build id, version
-// and commit injected with -X, in an environment built from nothing.
-//
-// The environment (see Env) is GOOS, GOARCH, GOAMD64=v1 or GOARM=7, CGO_ENABLED=0,
-// GOTOOLCHAIN=local (the pinned binary runs itself, never a download), GOFLAGS=-mod=readonly,
-// and the leaky variables GOEXPERIMENT, GODEBUG, CC, CXX blanked and GOWORK=off, plus a short
-// passthrough list (PATH, HOME, the cache and proxy variables) whose values the caller read
-// once at the edge. Never os.Environ() plus extras.
+// and commit injected with -X, in the environment of goenv.Build: built from nothing, the
+// target's GOOS, GOARCH and level variable, every determinism knob set explicitly, and the
+// passthrough values (goenv.Passthrough) the caller read once at the edge.
 //
 // The `go build` step is a Runner, so tests inject a fake and need no compiler.
 package build
@@ -26,6 +22,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/cairn-iot/cairn/lock/goenv"
 )
 
 // VersionPackage receives the version and commit through -X.
@@ -58,50 +56,6 @@ type Target struct {
 var Targets = []Target{
 	{Platform: Platform{OS: "linux", Architecture: "amd64"}, Env: []string{"GOOS=linux", "GOARCH=amd64", "GOAMD64=v1"}},
 	{Platform: Platform{OS: "linux", Architecture: "arm", Variant: "v7"}, Env: []string{"GOOS=linux", "GOARCH=arm", "GOARM=7"}},
-}
-
-// Passthrough lists the only variables of the caller's environment a build sees.
-var Passthrough = []string{
-	"PATH", "HOME", "GOCACHE", "GOMODCACHE", "GOPROXY", "GONOSUMDB", "GONOSUMCHECK",
-	"GOPRIVATE", "GOSUMDB", "GOINSECURE", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
-}
-
-// PassthroughEnv picks the Passthrough variables out of lookup (os.LookupEnv at the edge).
-func PassthroughEnv(lookup func(string) (string, bool)) []string {
-	var env []string
-	for _, k := range Passthrough {
-		if v, ok := lookup(k); ok {
-			env = append(env, k+"="+v)
-		}
-	}
-	return env
-}
-
-// Env returns the complete environment of a build for t: built from nothing, every
-// determinism knob set explicitly, then the passthrough values (only Passthrough names
-// are accepted from pass).
-func Env(t Target, pass []string) []string {
-	env := append([]string(nil), t.Env...)
-	env = append(env,
-		"CGO_ENABLED=0",         // static binaries, no host C toolchain in the output
-		"GOTOOLCHAIN=local",     // the pinned binary runs itself; never switch or download
-		"GOFLAGS=-mod=readonly", // go.mod/go.sum are inputs, never rewritten by a build
-		"GOEXPERIMENT=",         // host experiments would change the compiler's output
-		"GODEBUG=",              // likewise for runtime/compiler settings
-		"CC=", "CXX=",           // no C compiler leaks in, even if cgo were turned on
-		"GOWORK=off", // a go.work above the tree must not change the module graph
-	)
-	allowed := map[string]bool{}
-	for _, k := range Passthrough {
-		allowed[k] = true
-	}
-	for _, kv := range pass {
-		k, _, _ := strings.Cut(kv, "=")
-		if allowed[k] {
-			env = append(env, kv)
-		}
-	}
-	return env
 }
 
 // Args returns the arguments of `go` (after the program name) that build pkg into out.
@@ -146,7 +100,7 @@ type Options struct {
 	Commit    string    // -X version.Commit
 	Packages  []Package // in a fixed order
 	Targets   []Target  // nil means Targets
-	Pass      []string  // passthrough environment, read at the edge
+	Pass      []string  // passthrough environment, read at the edge (goenv.Pick)
 	Run       Runner    // nil means Exec
 	// Cache, if set, reuses binaries whose link inputs are unchanged (see linkKeys).
 	Cache Cache
@@ -237,7 +191,7 @@ func (o Options) buildTarget(ctx context.Context, run Runner, goBin string, t Ta
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("creating %s: %w", dir, err)
 	}
-	env := Env(t, o.Pass)
+	env := goenv.Build(t.Env, o.Pass)
 	var keys map[string]string
 	if o.Cache != nil {
 		list := o.List

@@ -14,30 +14,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-func TestEnvBuiltFromNothing(t *testing.T) {
-	t.Setenv("GOEXPERIMENT", "leak")
-	t.Setenv("CGO_ENABLED", "1")
-	pass := []string{"PATH=/bin", "HOME=/h", "GOCACHE=/c", "SECRET=x", "GOFLAGS=-mod=mod"}
-	got := Env(Targets[1], pass)
-	want := []string{
-		"GOOS=linux", "GOARCH=arm", "GOARM=7",
-		"CGO_ENABLED=0", "GOTOOLCHAIN=local", "GOFLAGS=-mod=readonly", "GOEXPERIMENT=", "GODEBUG=",
-		"CC=", "CXX=", "GOWORK=off",
-		"PATH=/bin", "HOME=/h", "GOCACHE=/c",
-	}
-	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("Env(arm/v7) (-want +got):\n%s", diff)
-	}
-}
-
-func TestPassthroughEnv(t *testing.T) {
-	env := map[string]string{"PATH": "/bin", "GOPROXY": "off", "AWS_SECRET": "x"}
-	got := PassthroughEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
-	if diff := cmp.Diff([]string{"PATH=/bin", "GOPROXY=off"}, got); diff != "" {
-		t.Errorf("PassthroughEnv (-want +got):\n%s", diff)
-	}
-}
-
 func TestBuildCallsGoExactly(t *testing.T) {
 	out := t.TempDir()
 	type call struct {

@@ -18,7 +18,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cairn-iot/cairn/release/build"
+	"github.com/cairn-iot/cairn/lock/goenv"
 	"github.com/cairn-iot/cairn/release/packages"
 )
 
@@ -32,11 +32,8 @@ const ToolsModfile = "lock/tools.mod"
 // output directory: goreleaser's dist is not templated.
 const distLine = "dist: dist/goreleaser"
 
-// Passthrough lists the only variables of the caller's environment that reach goreleaser and
-// the go builds it runs: those of the release build.
-var Passthrough = build.Passthrough
-
-// PublishPassthrough lists the variables Publish passes through on top of Passthrough: the
+// PublishPassthrough lists the variables Publish passes through on top of goenv.Passthrough
+// (those of the release build, the only ones that reach goreleaser and its go builds): the
 // forge token and the signing key of the stock cosign CLI.
 var PublishPassthrough = []string{"GITHUB_TOKEN", "COSIGN_KEY", "COSIGN_PASSWORD"}
 
@@ -62,7 +59,7 @@ type Config struct {
 	// Tool is the command that runs goreleaser; by default
 	// <GOROOT>/bin/go tool -modfile=<ModuleDir>/lock/tools.mod goreleaser.
 	Tool []string
-	// LookupEnv reads the caller's environment for Passthrough; by default os.LookupEnv.
+	// LookupEnv reads the caller's environment for goenv.Passthrough; by default os.LookupEnv.
 	// It is the only place the environment is read.
 	LookupEnv func(string) (string, bool)
 }
@@ -98,28 +95,25 @@ func (c *Config) check() error {
 }
 
 // Env returns the whole environment goreleaser runs with, built from nothing, sorted: the
-// release build's variables (CGO_ENABLED=0, GOTOOLCHAIN=local, GOFLAGS=-mod=readonly,
-// GOWORK=off, GOEXPERIMENT, GODEBUG, CC and CXX blanked), the values .goreleaser.yaml reads
-// (CAIRN_GO, CAIRN_VERSION, CAIRN_PKG_VERSION, CAIRN_COMMIT, SOURCE_DATE_EPOCH, CAIRN_MTIME),
-// TZ=UTC, the Passthrough variables the caller has, and PATH with the pinned toolchain's bin
-// first. extra names more variables to pass through from the caller (Publish's secrets,
+// release build's (goenv.Build without a target: CGO_ENABLED=0, GOTOOLCHAIN=local,
+// GOFLAGS=-mod=readonly, GOWORK=off, GOENV=off, the leaky variables blanked, the caller's
+// goenv.Passthrough values), the values .goreleaser.yaml reads (CAIRN_GO, CAIRN_VERSION,
+// CAIRN_PKG_VERSION, CAIRN_COMMIT, SOURCE_DATE_EPOCH, CAIRN_MTIME), TZ=UTC, and PATH with
+// the pinned toolchain's bin first. extra names more variables to pass through from the caller (Publish's secrets,
 // PublishPassthrough).
 func Env(c Config, extra ...string) []string {
 	lookup := c.LookupEnv
 	if lookup == nil {
 		lookup = os.LookupEnv
 	}
-	env := map[string]string{
-		// The release build's environment (build.Env): goreleaser adds GOOS,
-		// GOARCH, GOAMD64=v1 and GOARM=7 per target.
-		"CGO_ENABLED":  "0",
-		"GOTOOLCHAIN":  "local", // CAIRN_GO is the pinned toolchain; never switch
-		"GOFLAGS":      "-mod=readonly",
-		"GOEXPERIMENT": "",
-		"GODEBUG":      "",
-		"CC":           "",
-		"CXX":          "",
-		"GOWORK":       "off",
+	env := map[string]string{}
+	// The release build's environment without a target (goreleaser adds GOOS, GOARCH,
+	// GOAMD64=v1 and GOARM=7 per target), with the caller's passthrough values.
+	for _, kv := range goenv.Build(nil, goenv.Pick(lookup)) {
+		k, v, _ := strings.Cut(kv, "=")
+		env[k] = v
+	}
+	for k, v := range map[string]string{
 		// What .goreleaser.yaml reads.
 		"CAIRN_GO":          filepath.Join(c.GOROOT, "bin", "go"),
 		"CAIRN_VERSION":     c.Version,
@@ -129,8 +123,10 @@ func Env(c Config, extra ...string) []string {
 		"CAIRN_MTIME":       c.Epoch.UTC().Format(time.RFC3339),
 		// No local time zone in anything goreleaser or git prints.
 		"TZ": "UTC",
+	} {
+		env[k] = v
 	}
-	for _, k := range append(slices.Clone(Passthrough), extra...) {
+	for _, k := range extra {
 		if v, ok := lookup(k); ok {
 			env[k] = v
 		}

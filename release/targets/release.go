@@ -9,8 +9,8 @@ import (
 	"strings"
 
 	"github.com/cairn-iot/cairn/lock"
+	"github.com/cairn-iot/cairn/lock/goenv"
 	"github.com/cairn-iot/cairn/release"
-	"github.com/cairn-iot/cairn/release/build"
 	"github.com/cairn-iot/cairn/release/signstep"
 	"github.com/cairn-iot/cairn/release/source"
 )
@@ -108,7 +108,7 @@ func cairnRelease(ctx context.Context, args ...string) error {
 }
 
 // runPinnedGo runs `<pinned go> args(goroot)...` in the module root (mage's working
-// directory) with build.AssemblerEnv and mage's standard streams; what names it in an error.
+// directory) with goenv.Assembler and mage's standard streams; what names it in an error.
 func runPinnedGo(ctx context.Context, what string, args func(goroot string) []string) error {
 	dir, err := os.Getwd()
 	if err != nil {
@@ -127,7 +127,7 @@ func runPinnedGo(ctx context.Context, what string, args func(goroot string) []st
 	fmt.Fprintf(os.Stderr, "%s: compiling it with %s and running it (go run)\n", what, l.Go.Version)
 	cmd := exec.CommandContext(ctx, filepath.Join(goroot, "bin", "go"), args(goroot)...)
 	cmd.Dir = dir
-	cmd.Env = build.AssemblerEnv(os.Environ(), "local")
+	cmd.Env = goenv.Assembler(os.Environ(), "local")
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("%s: %w", what, err)

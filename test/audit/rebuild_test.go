@@ -10,10 +10,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/cairn-iot/cairn/lock"
+	"github.com/cairn-iot/cairn/lock/goenv"
 	"github.com/cairn-iot/cairn/release/audit"
+	"github.com/cairn-iot/cairn/release/build"
 	"github.com/cairn-iot/cairn/release/sign"
 	"github.com/cairn-iot/cairn/release/vsa"
 	"github.com/cairn-iot/cairn/test/testenv"
@@ -21,9 +24,11 @@ import (
 
 // TestRebuild releases HEAD (two fixture services built from
 // release/attest/attesttest/hello, with the real pipeline and the pinned toolchain) in a
-// worktree, then audits with --rebuild: the audit checks out the provenance's commit in its
-// own worktree, rebuilds, and must get the same index digest; a rebuilder that gets another
-// digest must FAIL.
+// worktree, run as mage runs it (goenv.Assembler), then audits with --rebuild: the audit
+// checks out the provenance's commit in its own worktree, rebuilds, and must get the same
+// index digest, and its cairn-release must report the release's environment
+// (build.ReportEnvironment: compiled alike, the same build environment per target); a
+// rebuilder that gets another digest must FAIL.
 func TestRebuild(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds with the pinned toolchain twice")
@@ -59,7 +64,7 @@ func TestRebuild(t *testing.T) {
 	cmd := exec.Command(filepath.Join(goroot, "bin", "go"), "run", "./release/cmd/cairn-release", "-mode", "release", "-no-lock-check",
 		"-goroot", goroot, "-services", services, "-version", "v0.0.0-rebuild", "-commit", commit, "-epoch", "1700000000")
 	cmd.Dir = wt
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOTOOLCHAIN=local", "GOFLAGS=-mod=readonly", "GOWORK=off", "COSIGN_KEY=")
+	cmd.Env = goenv.Assembler(append(os.Environ(), "COSIGN_KEY="), "local")
 	cmd.Stdout, cmd.Stderr = &log, &log
 	if err := cmd.Run(); err != nil {
 		t.Fatalf("release at %s: %v\n%s", commit, err, log.String())
@@ -74,14 +79,22 @@ func TestRebuild(t *testing.T) {
 	}
 	ref := filepath.Join(wt, "dist", "cosign", "hello")
 
-	r, err := audit.Audit(ctx, ref, audit.Options{Key: pub, Rebuild: audit.GitRebuilder(repo, &log, "-services", services)})
+	var rebuildLog bytes.Buffer
+	r, err := audit.Audit(ctx, ref, audit.Options{Key: pub, Rebuild: audit.GitRebuilder(repo, &rebuildLog, "-services", services)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !r.Pass {
 		var b strings.Builder
 		r.Text(&b)
-		t.Fatalf("Audit(--rebuild) failed:\n%s\nlog:\n%s", b.String(), log.String())
+		t.Fatalf("Audit(--rebuild) failed:\n%s\nlog:\n%s", b.String(), rebuildLog.String())
+	}
+	want, got := build.EnvironmentReport(log.String(), "cairn-release"), build.EnvironmentReport(rebuildLog.String(), "cairn-release")
+	if len(want) != 1+len(build.Targets) {
+		t.Errorf("the release reported %d environment lines, want %d:\n%s", len(want), 1+len(build.Targets), log.String())
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("the audit's rebuild reported another environment than the release (-release +rebuild):\n%s", diff)
 	}
 	if c := r.Checks[len(r.Checks)-1]; c.Name != "rebuild" || !c.Pass {
 		t.Errorf("last check = %+v, want a passing rebuild", c)

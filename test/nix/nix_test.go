@@ -5,7 +5,9 @@
 // write only beside what is compared (verify.Compared), so its compared files are those of
 // `go tool mage release`, and the test stays within ~10 minutes on two cores. The nix build is the real one:
 // the toolchain and module set fetched by the lock's hashes, every service built cold for
-// both platforms, offline, inside the derivation.
+// both platforms, offline, inside the derivation. Both runs of cairn-release must also report
+// the same environment (build.ReportEnvironment): mage's is goenv.Assembler, nix's is
+// exported by nix/build.sh.
 package nix
 
 import (
@@ -13,9 +15,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/cairn-iot/cairn/release/build"
 	"github.com/cairn-iot/cairn/release/record"
 	"github.com/cairn-iot/cairn/test/fixture"
 	"github.com/cairn-iot/cairn/test/testenv"
@@ -78,6 +84,35 @@ func upToDate(t *testing.T, src, dist string) {
 	}
 }
 
+// sameEnvironment checks that mage's cairn-release and nix's (nix/build.sh) reported the same
+// environment (build.ReportEnvironment): the same Go and build settings compiled the
+// assembler, and each target's binaries build in the same environment. The binaries are
+// compared byte for byte anyway; the assembler that builds them is not, and its
+// environment is written twice, in goenv.Assembler and in nix/build.sh. nixOut is the
+// output of verify:nix; if the derivation was built before (no build log in it), the
+// stored log is read with nix log.
+func sameEnvironment(t *testing.T, nix, src string, rec *record.Release, mageOut, nixOut string) {
+	t.Helper()
+	want := build.EnvironmentReport(mageOut, "cairn-release")
+	if len(want) != 1+len(build.Targets) {
+		t.Fatalf("mage images reported %d environment lines, want %d:\n%s", len(want), 1+len(build.Targets), mageOut)
+	}
+	got := build.EnvironmentReport(nixOut, "cairn-release")
+	if len(got) == 0 {
+		cmd := exec.Command(nix, "--extra-experimental-features", "nix-command flakes", "log", "--impure", src+"#release")
+		cmd.Dir = src
+		cmd.Env = append(env(), "CAIRN_VERSION="+rec.Version, "CAIRN_COMMIT="+rec.Commit, "SOURCE_DATE_EPOCH="+strconv.FormatInt(rec.Epoch, 10))
+		log, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("nix log %s#release: %v\n%s", src, err, log)
+		}
+		got = build.EnvironmentReport(string(log), "cairn-release")
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("the nix build's cairn-release reported another environment than mage's (-mage +nix):\n%s", diff)
+	}
+}
+
 func TestNixBuildEqualsMageRelease(t *testing.T) {
 	nix := testenv.LookPath(t, "nix", "nix-bin")
 	git := testenv.LookPath(t, "git", "git")
@@ -86,7 +121,7 @@ func TestNixBuildEqualsMageRelease(t *testing.T) {
 	fixture.CloneHEAD(t, git, src)
 
 	t.Log("go tool mage images (in a clone of HEAD)")
-	run(t, src, false, "go", "tool", "mage", "images")
+	mageOut, _ := run(t, src, false, "go", "tool", "mage", "images")
 	dist := filepath.Join(src, "dist")
 	rec, err := record.Load(filepath.Join(dist, record.File))
 	if err != nil {
@@ -111,6 +146,7 @@ func TestNixBuildEqualsMageRelease(t *testing.T) {
 			t.Errorf("verify:nix output lacks %q", line)
 		}
 	}
+	sameEnvironment(t, nix, src, rec, mageOut, out)
 
 	// Without --impure and without any variable, the flake resolves the identity of the
 	// commit as mage does (no tag here: the 12-digit abbreviated commit), so the pure build

@@ -34,6 +34,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/cairn-iot/cairn/lock"
+	"github.com/cairn-iot/cairn/lock/goenv"
 	"github.com/cairn-iot/cairn/release/build"
 	"github.com/cairn-iot/cairn/release/goreleaser"
 	"github.com/cairn-iot/cairn/release/packages"
@@ -121,7 +122,7 @@ func newFixture(root string) (*fixture, error) {
 	}
 	if _, err := build.Build(ctx, build.Options{
 		GOROOT: goroot, ModuleDir: f.repo, OutDir: f.bin, Version: version, Commit: f.commit,
-		Packages: pkgs, Pass: build.PassthroughEnv(os.LookupEnv),
+		Packages: pkgs, Pass: goenv.Pick(os.LookupEnv),
 	}); err != nil {
 		return nil, err
 	}

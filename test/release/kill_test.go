@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cairn-iot/cairn/images"
+	"github.com/cairn-iot/cairn/lock/goenv"
 	"github.com/cairn-iot/cairn/release"
 	"github.com/cairn-iot/cairn/release/build"
 	"github.com/cairn-iot/cairn/release/record"
@@ -41,7 +42,7 @@ func runChild() {
 		Mode: release.ModeRelease, ModuleDir: dir, Services: fixtureServices,
 		GOROOT: os.Getenv(childGOROOTEnv), Toolchain: "go1.26.8",
 		Version: fixtureVersion, Commit: fixtureCommit, Epoch: time.Unix(fixtureEpoch, 0),
-		Compressor: images.DefaultCompressor, Pass: build.PassthroughEnv(os.LookupEnv),
+		Compressor: images.DefaultCompressor, Pass: goenv.Pick(os.LookupEnv),
 	}
 	switch phase {
 	case "build": // after the first binary is built, before the second

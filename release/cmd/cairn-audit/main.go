@@ -43,7 +43,7 @@
 // credential helpers, else podman's auth file ($REGISTRY_AUTH_FILE, containers/auth.json).
 // --rebuild runs git
 // and the go on PATH with this environment, less the variables that change how a program is
-// compiled (build.AssemblerEnv), and GOTOOLCHAIN set to the commit's pinned Go, which the go
+// compiled (goenv.Assembler), and GOTOOLCHAIN set to the commit's pinned Go, which the go
 // command downloads if it must.
 //
 // Output: the report on standard output: the image, digest, commit, version, toolchain, where

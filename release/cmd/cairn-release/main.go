@@ -69,7 +69,7 @@
 // COSIGN_KEY, the development key pair in <C>/.cairn/keys, created on first use), whose file
 // is an input of the up-to-date check. git runs with the environment as it is (the
 // changelog's with PATH and HOME only); the go builds see only the passthrough list
-// build.Passthrough (PATH, HOME, GOCACHE, GOMODCACHE, the proxy and sum database variables).
+// goenv.Passthrough (PATH, HOME, GOCACHE, GOMODCACHE, the proxy and sum database variables).
 // The default caches are under os.UserCacheDir (on Linux XDG_CACHE_HOME, else HOME/.cache).
 // Without -goroot, lock.Toolchain fetches the pinned toolchain on first use with the go on
 // PATH (`go mod download`, with lock.Passthrough: the proxy and cache variables, GOPATH).
@@ -106,6 +106,7 @@ import (
 
 	"github.com/cairn-iot/cairn/images"
 	"github.com/cairn-iot/cairn/lock"
+	"github.com/cairn-iot/cairn/lock/goenv"
 	"github.com/cairn-iot/cairn/release"
 	"github.com/cairn-iot/cairn/release/build"
 	"github.com/cairn-iot/cairn/release/record"
@@ -202,7 +203,8 @@ func run(ctx context.Context, args []string) error {
 	if fs.NArg() > 0 {
 		return usageError{fmt.Errorf("unexpected arguments %q", fs.Args())}
 	}
-	o := release.Options{Log: os.Stderr, Pass: build.PassthroughEnv(os.LookupEnv), RequireClean: f.requireClean, Force: f.force}
+	build.ReportEnvironment(os.Stderr, "cairn-release") // the tests compare it across rebuilders
+	o := release.Options{Log: os.Stderr, Pass: goenv.Pick(os.LookupEnv), RequireClean: f.requireClean, Force: f.force}
 	var ok bool
 	if o.Mode, ok = modes[f.mode]; !ok {
 		return usageError{fmt.Errorf("-mode %q: want build, images or release", f.mode)}

@@ -30,7 +30,7 @@
 // process; it prints its timings as JSON on standard output.
 //
 // Environment: SOURCE_DATE_EPOCH, if set, is the epoch (else HEAD's commit time). The
-// releases and builds it runs get the passthrough list build.Passthrough (PATH, HOME,
+// releases and builds it runs get the passthrough list goenv.Passthrough (PATH, HOME,
 // GOCACHE, GOMODCACHE, the proxy and sum database variables) with COSIGN_KEY and
 // COSIGN_PASSWORD; GOMODCACHE, if unset, is what `go env GOMODCACHE` says.
 //
@@ -64,8 +64,8 @@ import (
 
 	"github.com/cairn-iot/cairn/images"
 	"github.com/cairn-iot/cairn/lock"
+	"github.com/cairn-iot/cairn/lock/goenv"
 	"github.com/cairn-iot/cairn/release/bench"
-	"github.com/cairn-iot/cairn/release/build"
 	"github.com/cairn-iot/cairn/release/record"
 )
 
@@ -268,7 +268,7 @@ func tail(s string, n int) string {
 
 // passEnv is the passthrough environment of the children, the signing key variables with it.
 func passEnv() []string {
-	env := build.PassthroughEnv(os.LookupEnv)
+	env := goenv.Pick(os.LookupEnv)
 	for _, k := range []string{"COSIGN_KEY", "COSIGN_PASSWORD"} {
 		if v, ok := os.LookupEnv(k); ok {
 			env = append(env, k+"="+v)

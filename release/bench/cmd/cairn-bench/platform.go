@@ -13,9 +13,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/cairn-iot/cairn/lock/goenv"
 	"github.com/cairn-iot/cairn/platform/loadgen"
 	"github.com/cairn-iot/cairn/release/bench"
-	"github.com/cairn-iot/cairn/release/build"
 )
 
 // platformPart measures the all-in-one alone; it returns the messages stored per second
@@ -86,7 +86,7 @@ func (c *config) buildBenchCairn(ctx context.Context) (string, error) {
 	logf("building the all-in-one from the tree")
 	cmd := exec.CommandContext(ctx, filepath.Join(c.goroot, "bin", "go"), "build", "-trimpath", "-overlay", ovFile, "-o", bin, "./platform/cmd/cairn")
 	cmd.Dir = c.dir
-	cmd.Env = append(build.PassthroughEnv(os.LookupEnv), "CGO_ENABLED=0", "GOTOOLCHAIN=local", "GOFLAGS=-mod=readonly", "GOWORK=off")
+	cmd.Env = goenv.Build(nil, goenv.Pick(os.LookupEnv)) // a release build's, for this host
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("building cairn: %w\n%s", err, out)
 	}
