@@ -1,27 +1,7 @@
-// Package lock holds every pinned input that can change a byte of a Cairn release, and the
-// code that checks the pins against reality.
-//
-// The pins live in lock/lock.json (File), plain JSON that people diff and flake.nix reads.
-// It records:
-//
-//   - go: the Go toolchain that builds releases (Version, e.g. "go1.26.8") and, for
-//     linux-amd64, linux-arm64, darwin-amd64 and darwin-arm64, the golang.org/toolchain
-//     module zip the Go module proxy serves: its module version, the SHA-256 of the zip, the
-//     module's h1 sum (as in go.sum and the checksum database), the proxy URL and the hash
-//     nix's builtins.fetchTarball computes for that URL.
-//   - modules: the SHA-256 of go.mod and go.sum. go.sum is the module lock; Check also
-//     verifies the module cache against it.
-//   - tools: the SHA-256 of lock/tools.mod and lock/tools.sum, the modfile of the heavy CLIs
-//     (cosign, goreleaser) run as `go tool -modfile=lock/tools.mod <tool>`.
-//   - compressor: the implementation, module version and level of the gzip compressor that
-//     writes image layers; the version must equal the one go.mod requires.
-//
-// Every section carries a "comment" field that says what it pins, so the file documents
-// itself. The file is written one way (Marshal): two-space indentation, keys in a fixed
-// order that is also alphabetical, one fact per line, a final newline.
-//
-// Load decodes strictly: an unknown field, a missing field, a malformed hash or trailing
-// data is an error, never a silent default.
+// Package lock holds every pinned input that can change a byte of a Cairn release
+// (lock/lock.json, File, decoded into Lock) and the code that checks the pins against
+// reality (Check) and fetches the pinned toolchain (Toolchain); its go commands run in
+// goenv.Tool's environment.
 package lock
 
 import (
@@ -64,7 +44,28 @@ const (
 	CompressorLevel          = 6
 )
 
-// Lock is the decoded lock file. Field order is the JSON key order, alphabetical.
+// Lock is the decoded lock file, lock/lock.json (File): plain JSON that people diff and
+// flake.nix reads. Field order is the JSON key order, alphabetical.
+// It records:
+//
+//   - go: the Go toolchain that builds releases (Version, e.g. "go1.26.8") and, for
+//     linux-amd64, linux-arm64, darwin-amd64 and darwin-arm64, the golang.org/toolchain
+//     module zip the Go module proxy serves: its module version, the SHA-256 of the zip, the
+//     module's h1 sum (as in go.sum and the checksum database), the proxy URL and the hash
+//     nix's builtins.fetchTarball computes for that URL.
+//   - modules: the SHA-256 of go.mod and go.sum. go.sum is the module lock; Check also
+//     verifies the module cache against it.
+//   - tools: the SHA-256 of lock/tools.mod and lock/tools.sum, the modfile of the heavy CLIs
+//     (cosign, goreleaser) run as `go tool -modfile=lock/tools.mod <tool>`.
+//   - compressor: the implementation, module version and level of the gzip compressor that
+//     writes image layers; the version must equal the one go.mod requires.
+//
+// Every section carries a "comment" field that says what it pins, so the file documents
+// itself. The file is written one way (Marshal): two-space indentation, keys in a fixed
+// order that is also alphabetical, one fact per line, a final newline.
+//
+// Load decodes strictly: an unknown field, a missing field, a malformed hash or trailing
+// data is an error, never a silent default.
 type Lock struct {
 	Comment    string     `json:"comment"`
 	Compressor Compressor `json:"compressor"`

@@ -1,26 +1,7 @@
-// Package goenv is the environment of every child go command Cairn runs: built from
-// nothing, every variable that changes what the go command produces set explicitly, and one
-// list of variables passed through from the caller (Passthrough), whose values the caller
-// reads once at its edge (Pick). Never os.Environ() plus extras.
-//
-// There are three environments, one constructor each:
-//
-//   - Build: a release binary's `go build` (release/build, goreleaser, the bench's all-in-one).
-//   - Assembler: compiling and running cairn-release itself (`go run
-//     ./release/cmd/cairn-release`: mage's targets, the audit's rebuild, the bench);
-//     nix/build.sh exports the same variables.
-//   - Tool: the go commands of package lock (module downloads, go env, go mod edit).
-//
-// All three set GOENV=off: a value of the user's go env file (`go env -w`) is not overridden
-// by an empty variable, so without it GOEXPERIMENT= or GOFIPS140= would not blank a
-// GOEXPERIMENT written there. A setting meant for a release's go commands (a proxy, say) is
-// an exported variable in Passthrough.
-//
-// Compiled and Describe print what a program was compiled with and an environment without
-// the passthrough values: cairn-release logs them, and the end-to-end tests compare them
-// between the release, the audit's rebuild and the nix build.
-//
-// This package imports nothing of Cairn: lock, release/build and everything above use it.
+// Package goenv is the environment of every child go command Cairn runs, built from
+// nothing: Build (a release binary), Assembler (cairn-release itself; nix/build.sh exports
+// the same), Tool (package lock's go commands), and the one Passthrough list. It imports
+// nothing of Cairn.
 package goenv
 
 import (
@@ -77,7 +58,10 @@ func Build(target, pass []string) []string {
 		"GOFIPS140=",            // the FIPS module selection is compiled in
 		"CC=", "CXX=",           // no C compiler leaks in, even if cgo were turned on
 		"GOWORK=off", // a go.work above the tree must not change the module graph
-		"GOENV=off",  // nor the user's go env file (see the package doc)
+		// Nor the user's go env file: an empty variable does not override a value written
+		// there (`go env -w`), so without GOENV=off, GOEXPERIMENT= would not blank one. A
+		// setting meant for a release's go commands (a proxy, say) is an exported variable.
+		"GOENV=off",
 	)
 	return append(env, passthrough(pass)...)
 }
