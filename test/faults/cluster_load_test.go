@@ -279,7 +279,7 @@ func (cl *clusterClient) readAll(ctx context.Context, stop chan struct{}) {
 		}
 		code, total, ids, err := cl.page(p, offset, 100)
 		if err == nil && code == http.StatusOK && (total < before || len(ids) != min(100, max(total-offset, 0))) {
-			cl.windows[cl.cur.Load()].wrongReads.Add(1)
+			cl.windows[cl.cur.Load()].wrong(fmt.Sprintf("read from %s at offset %d: total %d, %d messages, %d acknowledged before the read", p, offset, total, len(ids), before))
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

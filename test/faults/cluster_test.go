@@ -169,6 +169,18 @@ type window struct {
 	acked, attempted atomic.Int64
 	errBuckets       sync.Map // 100 ms buckets with a failed publish
 	wrongReads       atomic.Int64
+	mu               sync.Mutex
+	wrongs           []string // the first few wrong reads, described
+}
+
+// wrong counts a wrong read and keeps the first few descriptions for the failure message.
+func (w *window) wrong(desc string) {
+	w.wrongReads.Add(1)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.wrongs) < 5 {
+		w.wrongs = append(w.wrongs, desc)
+	}
 }
 
 func (w *window) failed() { w.errBuckets.Store(time.Now().UnixMilli()/100, true) }
@@ -311,7 +323,7 @@ func (cl *clusterClient) verify(t *testing.T) {
 		t.Logf("fault %-58s acknowledged %5d, stored %5d, lost %d, duplicated %d, wrong reads %d, seconds of errors %.1f",
 			w.name+":", s.acked, s.stored, s.lost, s.dup, w.wrongReads.Load(), w.errSeconds())
 		if s.lost > 0 || s.dup > 0 || w.wrongReads.Load() > 0 {
-			t.Errorf("%s: lost %d, duplicated %d, wrong reads %d; want 0 each", w.name, s.lost, s.dup, w.wrongReads.Load())
+			t.Errorf("%s: lost %d, duplicated %d, wrong reads %d; want 0 each\n%s", w.name, s.lost, s.dup, w.wrongReads.Load(), strings.Join(w.wrongs, "\n"))
 		}
 	}
 	summary.mu.Lock()
