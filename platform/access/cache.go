@@ -240,11 +240,17 @@ func (c *Cache) Flush() {
 
 // Follow applies the things events appended from now on to c, through an ordered consumer
 // of the EVENTS stream, until the returned stop is called. A consumer error (missed
-// heartbeats, a reset) flushes the cache, since events may have been missed.
+// heartbeats, a reset) flushes the cache, since events may have been missed. Creating the
+// consumer is retried while JetStream does not answer (bus.Retry), as on a cluster node that
+// has just started.
 func (c *Cache) Follow(ctx context.Context, js jetstream.JetStream) (stop func(), err error) {
-	cons, err := js.OrderedConsumer(ctx, bus.EventsStream, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{events.ThingsSubject},
-		DeliverPolicy:  jetstream.DeliverNewPolicy,
+	var cons jetstream.Consumer
+	err = bus.Retry(ctx, nil, "following "+events.ThingsSubject, func(ctx context.Context) (err error) {
+		cons, err = js.OrderedConsumer(ctx, bus.EventsStream, jetstream.OrderedConsumerConfig{
+			FilterSubjects: []string{events.ThingsSubject},
+			DeliverPolicy:  jetstream.DeliverNewPolicy,
+		})
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("following %s for the access cache: %w", events.ThingsSubject, err)

@@ -23,14 +23,22 @@ const FollowerName = "bootstrap"
 // thing removes its config (config.remove), a removed channel leaves every config's channels
 // (thing.update_connections), an updated channel's name and metadata are copied into the
 // configs that list it. An event that fails is redelivered.
+//
+// Creating the consumer is retried while JetStream does not answer (bus.Retry): on a cluster,
+// a node that has just started may wait seconds for the EVENTS stream's leader, and an error
+// here stops the whole process.
 func (s *Service) Follow(ctx context.Context) error {
-	cons, err := s.js.CreateOrUpdateConsumer(ctx, bus.EventsStream, jetstream.ConsumerConfig{
-		Durable:       FollowerName,
-		Description:   "the bootstrap service follows the things events",
-		FilterSubject: events.ThingsSubject,
-		DeliverPolicy: jetstream.DeliverNewPolicy,
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       30 * time.Second,
+	var cons jetstream.Consumer
+	err := bus.Retry(ctx, s.log, "following "+events.ThingsSubject, func(ctx context.Context) (err error) {
+		cons, err = s.js.CreateOrUpdateConsumer(ctx, bus.EventsStream, jetstream.ConsumerConfig{
+			Durable:       FollowerName,
+			Description:   "the bootstrap service follows the things events",
+			FilterSubject: events.ThingsSubject,
+			DeliverPolicy: jetstream.DeliverNewPolicy,
+			AckPolicy:     jetstream.AckExplicitPolicy,
+			AckWait:       30 * time.Second,
+		})
+		return err
 	})
 	if err != nil {
 		return fmt.Errorf("following %s: %w", events.ThingsSubject, err)
