@@ -101,7 +101,9 @@ func (r *Reader) Read(ctx context.Context, channel string, offset, limit uint64)
 }
 
 // stored is the number of channel's messages according to the stream's leader, which
-// answers stream info.
+// answers stream info. A replica that sees no leader answers too, with what it holds
+// (nats-server does, after a while without one: a node that rejoined empty, say); its
+// answer names no leader, and is ErrBehind rather than a count.
 func (r *Reader) stored(ctx context.Context, channel string) (uint64, error) {
 	s, err := r.js.Stream(ctx, Stream)
 	if err != nil {
@@ -110,6 +112,9 @@ func (r *Reader) stored(ctx context.Context, channel string) (uint64, error) {
 	info, err := s.Info(ctx, jetstream.WithSubjectFilter("channels."+channel+".>"))
 	if err != nil {
 		return 0, fmt.Errorf("counting the messages of channel %s: %w", channel, err)
+	}
+	if info.Cluster != nil && info.Cluster.Leader == "" {
+		return 0, fmt.Errorf("%w: stream %s was counted by a replica that sees no leader", ErrBehind, Stream)
 	}
 	var n uint64
 	for _, c := range info.State.Subjects {
