@@ -26,3 +26,22 @@ func Deps(t testing.TB, pkgs ...string) []string {
 	}
 	return deps
 }
+
+// Forbidden returns what pkg imports, directly or not (Deps), out of forbidden: an import
+// path, or a prefix ending in "/" for everything below it. pkg itself is never returned.
+func Forbidden(t testing.TB, pkg string, forbidden ...string) []string {
+	t.Helper()
+	var bad []string
+	for _, dep := range Deps(t, pkg) {
+		if dep == pkg {
+			continue
+		}
+		for _, f := range forbidden {
+			if dep == f || (strings.HasSuffix(f, "/") && strings.HasPrefix(dep, f)) {
+				bad = append(bad, dep)
+				break
+			}
+		}
+	}
+	return bad
+}
