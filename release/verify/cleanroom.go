@@ -20,15 +20,11 @@ import (
 type Rebuild func(ctx context.Context, moduleDir, dist string, rec *record.Release) error
 
 // CleanRoom copies the module at moduleDir to work/src (its input files, source.Files:
-// without dist/, .git and the local key store), rebuilds the release recorded in
-// dist/release.json there into work/dist, and compares the two with Compare. Run's rebuild
-// is SelfRebuild's: a fresh HOME and GOCACHE, another time zone and locale, and Noise, so
-// that nothing of the host's setup can reach the build unnoticed.
-func CleanRoom(ctx context.Context, moduleDir, dist, work string, rebuild Rebuild) (*record.Report, error) {
-	rec, err := record.Load(filepath.Join(dist, record.File))
-	if err != nil {
-		return nil, fmt.Errorf("%w (run `go tool mage release` first)", err)
-	}
+// without dist/, .git and the local key store), rebuilds the release rec (dist's
+// release.json) there into work/dist, and compares the two with Compare. Run's rebuild is
+// SelfRebuild's: a fresh HOME and GOCACHE, another time zone and locale, and Noise, so that
+// nothing of the host's setup can reach the build unnoticed.
+func CleanRoom(ctx context.Context, moduleDir, dist, work string, rec *record.Release, rebuild Rebuild) (*record.Report, error) {
 	src := filepath.Join(work, "src")
 	if err := copyTree(moduleDir, src, dist); err != nil {
 		return nil, fmt.Errorf("copying the module to the clean room: %w", err)

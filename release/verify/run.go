@@ -35,11 +35,13 @@ type Options struct {
 // (record.Report: PASS, FAIL and SKIP lines as text, and JSON) is returned whether it passes
 // or not; the error is for what kept the verification from running.
 func Run(ctx context.Context, o Options) (*record.Report, error) {
+	rec, err := record.Load(filepath.Join(o.DistDir, record.File))
+	if err != nil {
+		return nil, fmt.Errorf("%w (run `go tool mage release` first)", err)
+	}
 	// The clean room copies the tree as it is now: it must still be the recorded commit.
-	if rec, err := record.Load(filepath.Join(o.DistDir, record.File)); err == nil {
-		if info, err := source.Resolve(ctx, source.ExecGit, o.ModuleDir, ""); err == nil && info.Commit != rec.Commit {
-			return nil, fmt.Errorf("%s was released from commit %s, the tree at %s is at %s; check out %s (or rerun the release) before verifying", o.DistDir, rec.Commit, o.ModuleDir, info.Commit, rec.Commit)
-		}
+	if info, err := source.Resolve(ctx, source.ExecGit, o.ModuleDir, ""); err == nil && info.Commit != rec.Commit {
+		return nil, fmt.Errorf("%s was released from commit %s, the tree at %s is at %s; check out %s (or rerun the release) before verifying", o.DistDir, rec.Commit, o.ModuleDir, info.Commit, rec.Commit)
 	}
 	work, err := os.MkdirTemp("", "cairn-verify-")
 	if err != nil {
@@ -47,16 +49,12 @@ func Run(ctx context.Context, o Options) (*record.Report, error) {
 	}
 	defer os.RemoveAll(work)
 	o.Rebuilder.Work, o.Rebuilder.Log = work, o.Log
-	rep, err := CleanRoom(ctx, o.ModuleDir, o.DistDir, work, o.Rebuilder.Rebuild)
+	rep, err := CleanRoom(ctx, o.ModuleDir, o.DistDir, work, rec, o.Rebuilder.Rebuild)
 	if err != nil {
 		return nil, err
 	}
 	// Then the evidence the clean room cannot rebuild: dist/cosign audited with the release's
 	// public key, dist/attestations against its payloads.
-	rec, err := record.Load(filepath.Join(o.DistDir, record.File))
-	if err != nil {
-		return nil, err
-	}
 	var key Key
 	key.K, key.From, key.Err = PublicKey(o.Getenv, o.ModuleDir)
 	if key.K != nil {
