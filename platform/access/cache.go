@@ -9,7 +9,6 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/cairn-iot/cairn/platform/bus"
 	"github.com/cairn-iot/cairn/platform/events"
 	"github.com/cairn-iot/cairn/platform/metrics"
 	thingsv1 "github.com/cairn-iot/cairn/proto/cairn/things/v1"
@@ -240,20 +239,11 @@ func (c *Cache) Flush() {
 
 // Follow applies the things events appended from now on to c, through an ordered consumer
 // of the EVENTS stream, until the returned stop is called. A consumer error (missed
-// heartbeats, a reset) flushes the cache, since events may have been missed. Creating the
-// consumer is retried while JetStream does not answer (bus.Retry), as on a cluster node that
-// has just started.
+// heartbeats, a reset) flushes the cache, since events may have been missed.
 func (c *Cache) Follow(ctx context.Context, js jetstream.JetStream) (stop func(), err error) {
-	var cons jetstream.Consumer
-	err = bus.Retry(ctx, nil, "following "+events.ThingsSubject, func(ctx context.Context) (err error) {
-		cons, err = js.OrderedConsumer(ctx, bus.EventsStream, jetstream.OrderedConsumerConfig{
-			FilterSubjects: []string{events.ThingsSubject},
-			DeliverPolicy:  jetstream.DeliverNewPolicy,
-		})
-		return err
-	})
+	cons, err := events.FollowThings(ctx, js, nil)
 	if err != nil {
-		return nil, fmt.Errorf("following %s for the access cache: %w", events.ThingsSubject, err)
+		return nil, fmt.Errorf("the access cache: %w", err)
 	}
 	cc, err := cons.Consume(func(msg jetstream.Msg) { c.ApplyJSON(msg.Data()) },
 		jetstream.ConsumeErrHandler(func(jetstream.ConsumeContext, error) { c.Flush() }))

@@ -14,6 +14,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
@@ -121,4 +122,23 @@ func All(ctx context.Context, js jetstream.JetStream, subject string) ([]Event, 
 		return nil
 	})
 	return all, err
+}
+
+// FollowThings returns an ordered consumer of the things events appended from now on
+// (ThingsSubject), for the caches that forget what an event changes. Creating it is retried
+// while JetStream does not answer (bus.Retry): on a cluster, a node that has just started may
+// wait seconds for the EVENTS stream's leader. log may be nil.
+func FollowThings(ctx context.Context, js jetstream.JetStream, log *slog.Logger) (jetstream.Consumer, error) {
+	var cons jetstream.Consumer
+	err := bus.Retry(ctx, log, "following "+ThingsSubject, func(ctx context.Context) (err error) {
+		cons, err = js.OrderedConsumer(ctx, bus.EventsStream, jetstream.OrderedConsumerConfig{
+			FilterSubjects: []string{ThingsSubject},
+			DeliverPolicy:  jetstream.DeliverNewPolicy,
+		})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("following %s: %w", ThingsSubject, err)
+	}
+	return cons, nil
 }

@@ -175,16 +175,9 @@ func New(auth messages.Authorizer, js jetstream.JetStream, opts ...Option) (*Ada
 // first subscription (startDelivery).
 func (a *Adapter) Start(ctx context.Context, lns ...Listener) error {
 	// Each JetStream call is retried while a cluster elects a stream's leader (bus.Retry).
-	var evs jetstream.Consumer
-	err := bus.Retry(ctx, a.log, "following "+events.ThingsSubject, func(context.Context) (err error) {
-		evs, err = a.js.OrderedConsumer(ctx, bus.EventsStream, jetstream.OrderedConsumerConfig{
-			FilterSubjects: []string{events.ThingsSubject},
-			DeliverPolicy:  jetstream.DeliverNewPolicy,
-		})
-		return err
-	})
+	evs, err := events.FollowThings(ctx, a.js, a.log)
 	if err != nil {
-		return fmt.Errorf("following %s: %w", events.ThingsSubject, err)
+		return err
 	}
 	// A consumer error may mean missed events: the cache then forgets every answer.
 	a.follow, err = evs.Consume(a.revoke, jetstream.ConsumeErrHandler(func(jetstream.ConsumeContext, error) { a.cache.Flush() }))
