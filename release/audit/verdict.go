@@ -39,7 +39,7 @@ func (a *auditor) findVerdict(d v1.Hash) error {
 			errs = append(errs, err)
 			continue
 		}
-		a.r.Verdict = fmt.Sprintf("%s: %s by %s at %s", p.VerificationResult, p.Policy.Name, p.Verifier.ID, p.TimeVerified)
+		a.r.Verdict = p.String()
 		return nil
 	}
 	bundles, err := a.src.bundles(d)
@@ -56,7 +56,7 @@ func (a *auditor) findVerdict(d v1.Hash) error {
 			errs = append(errs, err)
 			continue
 		}
-		a.r.Verdict = fmt.Sprintf("%s: %s by %s at %s", p.VerificationResult, p.Policy.Name, p.Verifier.ID, p.TimeVerified)
+		a.r.Verdict = p.String()
 		return nil
 	}
 	if len(errs) == 0 {
