@@ -132,13 +132,12 @@ func Layer(envelope []byte) sign.Layer {
 	}
 }
 
-// Read verifies envelope with the verifier's public key and returns its predicate, after
-
 // String is the verdict in one line: "PASSED: <policy> by <verifier> at <time>".
 func (p *Predicate) String() string {
 	return fmt.Sprintf("%s: %s by %s at %s", p.VerificationResult, p.Policy.Name, p.Verifier.ID, p.TimeVerified)
 }
 
+// Read verifies envelope with the verifier's public key and returns its predicate, after
 // checking that it is a VSA, that it passed, and that one of its subjects is digest.
 func Read(pub *ecdsa.PublicKey, envelope []byte, digest v1.Hash) (*Predicate, error) {
 	pt, payload, err := sign.VerifyEnvelope(pub, envelope)
